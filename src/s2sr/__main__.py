@@ -1,0 +1,5 @@
+import sys
+
+from s2sr.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,30 @@
+"""Architectures: small pure ``nn.Module`` s built from keyword arguments.
+
+``ARCHS`` is the one explicit registry. Every generator takes ``in_ch`` (bands)
+and ``scale`` keyword arguments, maps a normalised (N, C, H, W) tensor to
+(N, C, H*scale, W*scale), and exposes ``receptive_field`` (radius in LR pixels
+that influences an output pixel), which ``apply`` uses as its minimum tile margin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+from s2sr.archs.bicubic import Bicubic
+from s2sr.errors import ModelError
+
+ARCHS: dict[str, Callable[..., nn.Module]] = {
+    "bicubic": Bicubic,
+}
+
+
+def build_arch(name: str, **kwargs: Any) -> nn.Module:
+    """Build architecture ``name`` from keyword arguments."""
+    try:
+        factory = ARCHS[name]
+    except KeyError:
+        raise ModelError(f"unknown architecture {name!r}; choose one of {sorted(ARCHS)}") from None
+    return factory(**kwargs)

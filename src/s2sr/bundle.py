@@ -1,0 +1,180 @@
+"""The model bundle: a self-describing checkpoint that rebuilds its model and uses it.
+
+A bundle file (``*.pt``) is a ``torch.save`` of a plain dict (loaded with
+``weights_only=True``, so it cannot execute code)::
+
+    format: "s2sr-model", format_version: 1
+    arch, arch_kwargs            -> s2sr.archs.build_arch(arch, **arch_kwargs)
+    scale, bands (names)
+    norm: {"mean": [...], "std": [...]}   per band, in input units (e.g. reflectance x 10000)
+    input_dtype, input_res       dtype and pixel size (m) of the training LR data
+    sensor: SensorModel.to_dict()
+    train_config, provenance, metrics     free-form dicts (JSON-able)
+    version                      s2sr version that wrote it
+    state_dict                   generator weights (EMA weights when training used EMA)
+
+``load_model(path).predict(lr)`` takes a (bands, h, w) array in input units and
+returns (bands, h*scale, w*scale) float32 in the same units.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from s2sr import __version__
+from s2sr.archs import build_arch
+from s2sr.errors import InputError, ModelError
+from s2sr.sensor import SensorModel
+
+FORMAT = "s2sr-model"
+FORMAT_VERSION = 1
+_REQUIRED = ("format", "arch", "arch_kwargs", "scale", "bands", "norm", "state_dict")
+
+
+@dataclass
+class ModelBundle:
+    """A generator plus everything needed to use it on rasters."""
+
+    arch: str
+    arch_kwargs: dict[str, Any]
+    scale: int
+    bands: list[str]
+    mean: np.ndarray
+    std: np.ndarray
+    module: nn.Module
+    sensor: SensorModel
+    input_dtype: str = "uint16"
+    input_res: float | None = None
+    train_config: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    version: str = __version__
+    path: str | None = None
+
+    @property
+    def receptive_field(self) -> int:
+        """Radius in LR pixels that can influence an output pixel (the minimum tile margin)."""
+        return int(getattr(self.module, "receptive_field", 16))
+
+    @property
+    def device(self) -> torch.device:
+        p = next(iter(self.module.parameters()), None)
+        return p.device if p is not None else torch.device("cpu")
+
+    # ---- normalisation ---------------------------------------------------------------
+    def normalise(self, x: torch.Tensor) -> torch.Tensor:
+        m = torch.as_tensor(self.mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+        s = torch.as_tensor(self.std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+        return (x - m) / s
+
+    def denormalise(self, x: torch.Tensor) -> torch.Tensor:
+        m = torch.as_tensor(self.mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+        s = torch.as_tensor(self.std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+        return x * s + m
+
+    # ---- inference -------------------------------------------------------------------
+    @torch.inference_mode()
+    def predict_batch(self, lr: torch.Tensor, precision: str = "fp32") -> torch.Tensor:
+        """(N, C, h, w) float tensor in input units -> (N, C, h*s, w*s) float32 in input units."""
+        x = self.normalise(lr.to(self.device, torch.float32))
+        if precision == "bf16":
+            with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16):
+                y = self.module(x)
+        else:
+            y = self.module(x)
+        return self.denormalise(y.float())
+
+    def predict(self, lr: np.ndarray, precision: str = "fp32") -> np.ndarray:
+        """(bands, h, w) array in input units -> (bands, h*scale, w*scale) float32, same units."""
+        a = np.asarray(lr)
+        if a.ndim != 3 or a.shape[0] != len(self.bands):
+            raise InputError(
+                f"predict: expected an array (bands={len(self.bands)}, h, w) for bands {self.bands}, "
+                f"got shape {a.shape}; select the model's bands"
+            )
+        y = self.predict_batch(torch.from_numpy(a.astype(np.float32))[None], precision)
+        return y[0].cpu().numpy()
+
+    # ---- persistence -----------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "arch": self.arch,
+            "arch_kwargs": dict(self.arch_kwargs),
+            "scale": int(self.scale),
+            "bands": list(self.bands),
+            "norm": {"mean": [float(v) for v in self.mean], "std": [float(v) for v in self.std]},
+            "input_dtype": self.input_dtype,
+            "input_res": self.input_res,
+            "sensor": self.sensor.to_dict(),
+            "train_config": self.train_config,
+            "provenance": self.provenance,
+            "metrics": self.metrics,
+            "version": self.version,
+            "state_dict": {k: v.detach().cpu() for k, v in self.module.state_dict().items()},
+        }
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the bundle atomically to ``path``."""
+        from s2sr.io.atomic import atomic_file
+
+        path = Path(path)
+        with atomic_file(path) as tmp:
+            torch.save(self.to_dict(), tmp)
+        return path
+
+
+def bundle_from_dict(d: dict[str, Any], path: str = "<memory>", device: str = "cpu") -> ModelBundle:
+    missing = [k for k in _REQUIRED if k not in d]
+    if d.get("format") != FORMAT or missing:
+        raise ModelError(
+            f"{path}: not an s2sr model checkpoint (missing {missing or ['format']}); "
+            "use RUN/best.pt written by `s2sr train`"
+        )
+    try:
+        module = build_arch(d["arch"], **d["arch_kwargs"])
+        module.load_state_dict(d["state_dict"])
+    except (RuntimeError, TypeError) as e:
+        first = str(e).splitlines()[0]
+        raise ModelError(f"{path}: weights do not match architecture {d['arch']!r} ({first}); the checkpoint is damaged") from None
+    module.eval().to(device)
+    return ModelBundle(
+        arch=d["arch"],
+        arch_kwargs=dict(d["arch_kwargs"]),
+        scale=int(d["scale"]),
+        bands=list(d["bands"]),
+        mean=np.asarray(d["norm"]["mean"], dtype=np.float32),
+        std=np.asarray(d["norm"]["std"], dtype=np.float32),
+        module=module,
+        sensor=SensorModel.from_dict(d.get("sensor") or {"scale": d["scale"]}),
+        input_dtype=d.get("input_dtype", "uint16"),
+        input_res=d.get("input_res"),
+        train_config=d.get("train_config") or {},
+        provenance=d.get("provenance") or {},
+        metrics=d.get("metrics") or {},
+        version=d.get("version", "?"),
+        path=path,
+    )
+
+
+def load_model(path: str | os.PathLike[str], device: str = "cpu") -> ModelBundle:
+    """Rebuild a model from a bundle file with no other input."""
+    p = Path(path)
+    if not p.is_file():
+        raise ModelError(f"{p}: model file not found; pass the path of RUN/best.pt")
+    try:
+        d = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for truncated/corrupt pickles/zips
+        first = (str(e).splitlines() or [type(e).__name__])[0][:120]
+        raise ModelError(f"{p}: corrupt or truncated checkpoint ({first}); re-copy or re-train it") from None
+    if not isinstance(d, dict):
+        raise ModelError(f"{p}: not an s2sr model checkpoint; use RUN/best.pt written by `s2sr train`")
+    return bundle_from_dict(d, str(p), device)

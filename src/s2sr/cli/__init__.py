@@ -1,0 +1,1 @@
+"""Command-line interface: each module parses one command and calls one library function."""

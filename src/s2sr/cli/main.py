@@ -1,0 +1,75 @@
+"""``s2sr`` entry point: dispatch to one module per command.
+
+Command modules must not import heavy libraries (torch, rasterio) at import time:
+they do it inside their ``run`` function, so ``s2sr --help`` stays fast.
+Expected errors (:class:`s2sr.errors.S2SRError`) print as one line on stderr and
+exit non-zero; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from s2sr import __version__
+
+COMMANDS: dict[str, str] = {
+    "synth": "s2sr.cli.synth",
+    "prepare": "s2sr.cli.prepare",
+    "train": "s2sr.cli.train",
+    "apply": "s2sr.cli.apply",
+    "export": "s2sr.cli.export",
+    "evaluate": "s2sr.cli.evaluate",
+    "serve": "s2sr.cli.serve",
+    "demo": "s2sr.cli.demo",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="s2sr",
+        description="Super-resolve Sentinel-2 images with a model learned from a finer sensor.",
+    )
+    parser.add_argument("--version", action="version", version=f"s2sr {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, modname in COMMANDS.items():
+        try:
+            mod = importlib.import_module(modname)
+        except ModuleNotFoundError as e:
+            if e.name != modname:
+                raise
+            continue  # command not built yet
+        mod.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s s2sr: %(message)s", stream=sys.stderr)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    from s2sr.errors import S2SRError
+
+    try:
+        rc = args.func(args)
+    except S2SRError as e:
+        if args.debug:
+            raise
+        print(f"s2sr {args.command}: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(f"s2sr {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return int(rc or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

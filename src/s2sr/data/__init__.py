@@ -1,0 +1,1 @@
+"""Dataset preparation: grid alignment, co-registration, harmonisation, sampling, split, store."""

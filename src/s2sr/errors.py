@@ -1,0 +1,32 @@
+"""One exception family. Every message names the file (or option) at fault and the fix.
+
+The CLI prints ``str(err)`` as a single line on stderr and exits non-zero.
+"""
+
+from __future__ import annotations
+
+
+class S2SRError(Exception):
+    """Base class for all expected, user-facing errors."""
+
+    exit_code = 2
+
+
+class InputError(S2SRError):
+    """An input file is missing, unreadable, or does not fit the task (CRS, bands, dtype...)."""
+
+
+class GridError(S2SRError):
+    """Two rasters do not overlap or their grids cannot be aligned."""
+
+
+class ConfigError(S2SRError):
+    """A configuration file or option is invalid."""
+
+
+class ModelError(S2SRError):
+    """A checkpoint is corrupt, or does not match the scene it is applied to."""
+
+
+class OutputError(S2SRError):
+    """An output cannot be written (unwritable directory, disk full, already exists)."""

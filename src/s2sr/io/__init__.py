@@ -1,0 +1,1 @@
+"""Raster I/O: opening with clear errors, grids, atomic outputs, COG writing."""

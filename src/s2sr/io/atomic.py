@@ -1,0 +1,74 @@
+"""Write outputs under a temporary name and rename at the end: never a half-written result."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from s2sr.errors import OutputError
+
+
+def _tmp_name(final: Path) -> Path:
+    return final.with_name(f".{final.name}.tmp-{uuid.uuid4().hex[:8]}")
+
+
+def check_writable_dir(path: Path) -> None:
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.exists():
+        raise OutputError(f"{path}: parent directory {parent} does not exist; create it first")
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"{path}: directory {parent} is not writable; choose another output path")
+
+
+def disk_error(path: Path, e: OSError) -> OutputError:
+    if e.errno == errno.ENOSPC:
+        return OutputError(f"{path}: disk full while writing; free space or write elsewhere")
+    return OutputError(f"{path}: cannot write ({e.strerror or e}); check permissions and free space")
+
+
+@contextmanager
+def atomic_file(final: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``final``; on success rename it onto ``final``."""
+    final = Path(final)
+    check_writable_dir(final)
+    tmp = _tmp_name(final)
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise disk_error(final, e) from e
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def atomic_dir(final: str | os.PathLike[str], overwrite: bool = True) -> Iterator[Path]:
+    """Yield a temporary directory beside ``final``; on success it replaces ``final``.
+
+    On any error the temporary directory is removed and ``final`` is left untouched,
+    so a failed run leaves no output directory behind.
+    """
+    final = Path(final)
+    check_writable_dir(final)
+    if final.exists() and not overwrite:
+        raise OutputError(f"{final}: already exists; remove it or choose another --out")
+    tmp = _tmp_name(final)
+    tmp.mkdir()
+    try:
+        yield tmp
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise disk_error(final, e) from e
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

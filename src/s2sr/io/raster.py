@@ -1,0 +1,112 @@
+"""Open and describe rasters with errors that name the file and the fix."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from rasterio.crs import CRS
+from rasterio.errors import RasterioIOError
+
+from s2sr.errors import InputError
+from s2sr.grid import Grid
+
+
+@dataclass(frozen=True)
+class RasterInfo:
+    """What the pipeline needs to know about a raster, read once."""
+
+    path: str
+    crs: CRS | None
+    grid: Grid
+    count: int
+    dtype: str
+    nodata: float | None
+    descriptions: tuple[str | None, ...]
+
+    @property
+    def res(self) -> tuple[float, float]:
+        return self.grid.res
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        return self.grid.bounds
+
+    @property
+    def width(self) -> int:
+        return self.grid.width
+
+    @property
+    def height(self) -> int:
+        return self.grid.height
+
+
+def open_raster(path: str | os.PathLike[str], **kwargs: Any) -> rasterio.DatasetReader:
+    """``rasterio.open`` for reading, with one-line errors for missing/corrupt files."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: file not found; check the path")
+    if p.is_dir():
+        raise InputError(f"{p}: is a directory, expected a GeoTIFF file")
+    try:
+        return rasterio.open(p, **kwargs)
+    except RasterioIOError as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise InputError(
+            f"{p}: not a readable raster ({msg}); re-export it as GeoTIFF (e.g. gdal_translate)"
+        ) from None
+
+
+def read_info(path: str | os.PathLike[str]) -> RasterInfo:
+    """Read the header of ``path`` (no pixels)."""
+    with open_raster(path) as ds:
+        return RasterInfo(
+            path=str(path),
+            crs=ds.crs,
+            grid=Grid(ds.transform, ds.width, ds.height),
+            count=ds.count,
+            dtype=ds.dtypes[0],
+            nodata=ds.nodata,
+            descriptions=tuple(ds.descriptions),
+        )
+
+
+def parse_bands(spec: str | list[int] | None, count: int, path: str, option: str) -> list[int]:
+    """Parse a 1-based band list like ``"1,2,3,4"``; default: all bands (1..count)."""
+    if spec is None:
+        return list(range(1, count + 1))
+    if isinstance(spec, str):
+        try:
+            bands = [int(b) for b in spec.replace(" ", "").split(",") if b]
+        except ValueError:
+            raise InputError(f"{option} {spec!r}: expected comma-separated band numbers like 1,2,3,4") from None
+    else:
+        bands = [int(b) for b in spec]
+    bad = [b for b in bands if not 1 <= b <= count]
+    if not bands or bad:
+        raise InputError(
+            f"{path}: has {count} band(s), {option} asks for {bands}; pass {option} with indices 1..{count}"
+        )
+    return bands
+
+
+def check_readable_pixels(ds: rasterio.DatasetReader, path: str) -> None:
+    """Read one small block to catch truncated/corrupt files early."""
+    try:
+        ds.read(1, window=((0, min(16, ds.height)), (0, min(16, ds.width))))
+        ds.read(1, window=((ds.height - 1, ds.height), (ds.width - 1, ds.width)))
+    except RasterioIOError as e:
+        first = str(e).splitlines()[0]
+        raise InputError(f"{path}: pixel data is corrupt or truncated ({first}); re-download or re-export it") from None
+
+
+def valid_mask(data: np.ndarray, nodata: float | None) -> np.ndarray:
+    """(H, W) boolean mask: True where every band is valid (not nodata, finite)."""
+    ok = np.all(np.isfinite(data), axis=0) if np.issubdtype(data.dtype, np.floating) else np.ones(data.shape[1:], bool)
+    if nodata is not None and not (isinstance(nodata, float) and np.isnan(nodata)):
+        ok &= np.all(data != nodata, axis=0)
+    return ok

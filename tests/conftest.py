@@ -1,0 +1,77 @@
+"""Shared fixtures: seeded tiny rasters made on the fly, and the overridable shared-data path."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from rasterio.crs import CRS
+
+SHARED_DATA_ENV = "S2SR_SHARED_DATA"
+
+
+def shared_data_dir() -> Path:
+    """``$S2SR_SHARED_DATA`` or ``../shared/data`` beside the repository."""
+    default = Path(__file__).resolve().parents[2] / "shared" / "data"
+    return Path(os.environ.get(SHARED_DATA_ENV, default))
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    d = shared_data_dir()
+    if not d.is_dir():
+        pytest.skip(f"shared sample data not found at {d}; set {SHARED_DATA_ENV} to its folder")
+    return d
+
+
+MakeRaster = Callable[..., Path]
+
+
+@pytest.fixture
+def make_raster(tmp_path: Path) -> MakeRaster:
+    """Factory: ``make_raster(name, crs=..., res=..., shape=(bands, h, w), dtype=..., nodata=...)``.
+
+    Content is seeded smooth noise in a plausible reflectance range (x 10000), or ``data``.
+    """
+    counter = {"n": 0}
+
+    def _make(
+        name: str | None = None,
+        *,
+        crs: str | None = "EPSG:32631",
+        res: float = 10.0,
+        shape: tuple[int, int, int] = (4, 64, 64),
+        dtype: str = "uint16",
+        nodata: float | None = 0,
+        origin: tuple[float, float] = (500000.0, 4600000.0),
+        data: np.ndarray | None = None,
+        seed: int = 0,
+        descriptions: tuple[str, ...] | None = None,
+        **profile: Any,
+    ) -> Path:
+        counter["n"] += 1
+        path = tmp_path / (name or f"r{counter['n']}.tif")
+        if data is None:
+            rng = np.random.default_rng(seed)
+            b, h, w = shape
+            base = rng.normal(size=(b, h, w)).cumsum(axis=1).cumsum(axis=2)
+            base = (base - base.min()) / (np.ptp(base) + 1e-9)
+            data = (500 + 3000 * base).astype(dtype)
+        b, h, w = data.shape
+        transform = Affine(res, 0, origin[0], 0, -res, origin[1])
+        prof = dict(driver="GTiff", width=w, height=h, count=b, dtype=str(data.dtype),
+                    crs=CRS.from_user_input(crs) if crs else None, transform=transform, nodata=nodata)
+        prof.update(profile)
+        with rasterio.open(path, "w", **prof) as ds:
+            ds.write(data)
+            if descriptions:
+                ds.descriptions = descriptions
+        return path
+
+    return _make
