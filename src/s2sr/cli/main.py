@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "apply": "s2sr.cli.apply",
     "export": "s2sr.cli.export",
     "evaluate": "s2sr.cli.evaluate",
+    "degrade": "s2sr.cli.degrade",
     "serve": "s2sr.cli.serve",
     "demo": "s2sr.cli.demo",
 }
