@@ -1,0 +1,125 @@
+"""Typed configuration and result of ``prepare`` (validated when built)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+from s2sr.errors import ConfigError
+from s2sr.grid import check_scale
+
+
+class PrepareConfig(BaseModel):
+    """Everything ``prepare`` needs. Thresholds are in LR input units (reflectance x 10000)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pairs: list[tuple[Path, Path]]
+    scale: int
+    patch_size: int = 32
+    out: Path
+    lr_bands: list[int] | None = None  # 1-based; default 1,2,3,4
+    hr_bands: list[int] | None = None
+    coregister: bool = False
+    harmonise: bool = False
+    sampling: Literal["grid", "random"] = "grid"
+    max_patches: int | None = None
+    seed: int = 0
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    split_block: int | None = None  # LR px; default 4 * patch_size + 2 * split_gap
+    split_gap: int | None = None  # LR px between a val/test patch and its block edge; default patch_size // 8
+    bright_value: float = 4000.0  # a pixel whose band mean exceeds this is cloud / saturated
+    max_bright_fraction: float = 0.05
+    min_std: float = 15.0  # patches whose mean per-band std is lower have no texture
+    mtf_nyquist: float = 0.3
+    coreg_window: int = 128  # LR px
+    coreg_windows: int = 5
+    overwrite: bool = False
+
+    @field_validator("scale", mode="before")
+    @classmethod
+    def _scale(cls, v: Any) -> int:
+        return check_scale(v)
+
+    @field_validator("pairs")
+    @classmethod
+    def _pairs(cls, v: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
+        if not v:
+            raise ValueError("give at least one --lr/--hr pair")
+        return v
+
+    @field_validator("patch_size")
+    @classmethod
+    def _patch(cls, v: int) -> int:
+        if not 4 <= v <= 1024:
+            raise ValueError(f"--patch-size {v}: use 4..1024 LR pixels, e.g. 32")
+        return v
+
+    @model_validator(mode="after")
+    def _fractions(self) -> PrepareConfig:
+        for name in ("val_fraction", "test_fraction", "max_bright_fraction"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1)")
+        if self.val_fraction + self.test_fraction >= 1.0:
+            raise ValueError("val_fraction + test_fraction must be < 1")
+        if self.split_block is not None and self.split_block < self.patch_size + 2 * self.gap:
+            raise ValueError(f"split_block {self.split_block} must be >= patch_size + 2 * split_gap")
+        if self.max_patches is not None and self.max_patches < 1:
+            raise ValueError("max_patches must be >= 1")
+        return self
+
+    @property
+    def gap(self) -> int:
+        return self.split_gap if self.split_gap is not None else max(1, self.patch_size // 8)
+
+    @property
+    def block(self) -> int:
+        return self.split_block or 4 * self.patch_size + 2 * self.gap
+
+    @property
+    def lr_band_list(self) -> list[int]:
+        return self.lr_bands or [1, 2, 3, 4]
+
+    @property
+    def hr_band_list(self) -> list[int]:
+        return self.hr_bands or [1, 2, 3, 4]
+
+
+def make_config(**kwargs: Any) -> PrepareConfig:
+    """Build a :class:`PrepareConfig`, turning validation errors into one-line ConfigErrors."""
+    try:
+        return PrepareConfig(**kwargs)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(x) for x in err.get("loc", ())) or "prepare"
+        msg = str(err.get("msg", e)).removeprefix("Value error, ")
+        raise ConfigError(f"prepare option {where}: {msg}") from None
+
+
+@dataclass
+class PairReport:
+    """What prepare measured on one LR/HR pair."""
+
+    lr: str
+    hr: str
+    shift_lr_px: dict[str, Any]
+    harmonisation: dict[str, Any]
+    overlap_window: dict[str, int]
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PrepareResult:
+    """Where the dataset went and what it contains."""
+
+    out: Path
+    counts: dict[str, int]
+    rejects: dict[str, int]
+    pairs: list[PairReport]
+    bands: list[str]
+    prepare_json: Path
+    footprint: Path

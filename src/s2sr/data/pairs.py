@@ -1,0 +1,265 @@
+"""Open and validate one LR/HR pair; read LR windows and HR windows on the fine grid.
+
+The HR image is never read whole: a GDAL WarpedVRT resamples it, window by window,
+onto the fine grid (the LR grid with pixel size LR_res / scale, see
+:func:`s2sr.grid.fine_grid`), averaging when the HR is finer than the fine grid and
+cubic otherwise. A co-registration shift moves the HR sampling grid, not the output grid.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.enums import Resampling
+from rasterio.vrt import WarpedVRT
+from rasterio.warp import transform_bounds
+from rasterio.windows import Window
+
+from s2sr.data.config import PrepareConfig
+from s2sr.errors import GridError, InputError
+from s2sr.grid import Grid, fine_grid, fine_window
+from s2sr.io.raster import RasterInfo, check_readable_pixels, open_raster, parse_bands, valid_mask
+
+log = logging.getLogger(__name__)
+
+DEFAULT_NAMES = ("B2", "B3", "B4", "B8")
+# Stand-in CRS for pairs without georeference: both share it, so GDAL only does grid math.
+LOCAL_CRS = CRS.from_epsg(3857)
+
+
+@dataclass
+class Pair:
+    """A validated LR/HR pair and the LR window where both have data."""
+
+    index: int
+    lr: RasterInfo
+    hr: RasterInfo
+    lr_bands: list[int]
+    hr_bands: list[int]
+    scale: int
+    window: Window  # LR pixels covered by the HR
+    hr_transform: Affine  # the HR transform used (differs from the file only for bare pixel grids)
+    resampling: Resampling
+    band_names: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def crs(self) -> CRS | None:
+        return self.lr.crs
+
+    @property
+    def fine(self) -> Grid:
+        return fine_grid(self.lr.grid, self.scale)
+
+    @property
+    def lr_res(self) -> float:
+        return self.lr.res[0]
+
+    def warn(self, msg: str) -> None:
+        self.warnings.append(msg)
+        log.warning("%s", msg)
+
+
+def open_pair(index: int, lr_path: Path, hr_path: Path, cfg: PrepareConfig) -> Pair:
+    """Validate a pair (files, bands, dtype, CRS, resolution, overlap) without reading it whole."""
+    lr = _check_file(lr_path)
+    hr = _check_file(hr_path)
+    lr_bands = parse_bands(cfg.lr_band_list, lr.count, str(lr_path), "--lr-bands")
+    hr_bands = parse_bands(cfg.hr_band_list, hr.count, str(hr_path), "--hr-bands")
+    if len(lr_bands) != len(hr_bands):
+        raise InputError(
+            f"{lr_path} / {hr_path}: --lr-bands selects {len(lr_bands)} band(s) but --hr-bands "
+            f"{len(hr_bands)}; select the same bands in both (e.g. --lr-bands 1,2,3,4 --hr-bands 3,2,1,4)"
+        )
+    warnings: list[str] = []
+    hr_transform = _check_crs(lr, hr, warnings)
+    fine_grid(lr.grid, cfg.scale)  # raises on rotated grids
+    hr_res = _hr_res_in_lr_crs(lr, hr, hr_transform)
+    lr_res = lr.res[0]
+    if hr_res >= 0.999 * lr_res:
+        raise InputError(
+            f"{hr_path}: HR pixel size {hr_res:.4g} is not finer than the LR pixel {lr_res:.4g} "
+            f"of {lr_path}; pass the finer image as --hr (are --lr and --hr swapped?)"
+        )
+    want = lr_res / cfg.scale
+    if abs(hr_res / want - 1) > 0.1:
+        warnings.append(
+            f"{hr_path}: HR pixel size {hr_res:.4g} is {100 * (hr_res / want - 1):+.0f}% off "
+            f"LR_res/scale = {want:.4g}; it is resampled to {want:.4g}"
+        )
+    resampling = Resampling.average if hr_res < want * 0.99 else Resampling.cubic
+    window = overlap_window(lr, hr, hr_transform, cfg.patch_size)
+    names = band_names(lr, lr_bands)
+    pair = Pair(index, lr, hr, lr_bands, hr_bands, cfg.scale, window, hr_transform, resampling, names)
+    for w in warnings:
+        pair.warn(w)
+    check_not_all_nodata(lr, lr_bands, window)
+    check_not_all_nodata(hr, hr_bands, None)
+    return pair
+
+
+def _check_file(path: Path) -> RasterInfo:
+    with open_raster(path) as ds:
+        check_readable_pixels(ds, str(path))
+        kinds = {np.dtype(d).kind for d in ds.dtypes}
+        if not kinds <= {"i", "u", "f"}:
+            raise InputError(
+                f"{path}: data type {ds.dtypes[0]} is not integer or float reflectance; "
+                "convert it first (e.g. gdal_translate -ot UInt16)"
+            )
+        return RasterInfo(str(path), ds.crs, Grid(ds.transform, ds.width, ds.height), ds.count,
+                          ds.dtypes[0], ds.nodata, tuple(ds.descriptions))
+
+
+def _check_crs(lr: RasterInfo, hr: RasterInfo, warnings: list[str]) -> Affine:
+    """Return the HR transform to use; raise when only one file has a CRS."""
+    if lr.crs is None and hr.crs is None:
+        t = hr.grid.transform
+        if t.is_identity and lr.grid.transform.is_identity:
+            t = Affine(lr.width / hr.width, 0, 0, 0, lr.height / hr.height, 0)
+            warnings.append(f"{lr.path}, {hr.path}: no CRS and no georeference; assuming both cover the same extent")
+        else:
+            warnings.append(f"{lr.path}, {hr.path}: no CRS; using their transforms as one local grid (no WGS84 footprint)")
+        return t
+    for a, b in ((lr, hr), (hr, lr)):
+        if a.crs is None:
+            raise InputError(
+                f"{a.path}: has no CRS but {b.path} has {b.crs}; assign one (gdal_edit.py -a_srs EPSG:XXXX)"
+            )
+    return hr.grid.transform
+
+
+def _hr_res_in_lr_crs(lr: RasterInfo, hr: RasterInfo, hr_transform: Affine) -> float:
+    if lr.crs is None or lr.crs == hr.crs:
+        return float(math.sqrt(abs(hr_transform.a * hr_transform.e)))
+    from rasterio.warp import calculate_default_transform
+
+    t, _, _ = calculate_default_transform(hr.crs, lr.crs, hr.width, hr.height, *hr.bounds)
+    return float(math.sqrt(abs(t.a * t.e)))
+
+
+def hr_bounds_in_lr_crs(lr: RasterInfo, hr: RasterInfo, hr_transform: Affine) -> tuple[float, float, float, float]:
+    b = Grid(hr_transform, hr.width, hr.height).bounds
+    if lr.crs is None or lr.crs == hr.crs:
+        return b
+    return transform_bounds(hr.crs, lr.crs, *b, densify_pts=21)
+
+
+def overlap_window(lr: RasterInfo, hr: RasterInfo, hr_transform: Affine, patch: int) -> Window:
+    """Whole LR pixels inside the HR footprint; errors when none or too few for one patch."""
+    lb = lr.bounds
+    hb = hr_bounds_in_lr_crs(lr, hr, hr_transform)
+    ix = (max(lb[0], hb[0]), max(lb[1], hb[1]), min(lb[2], hb[2]), min(lb[3], hb[3]))
+    area = max(0.0, ix[2] - ix[0]) * max(0.0, ix[3] - ix[1])
+    units = _area_units(lr.crs)
+    if area <= 0:
+        raise GridError(
+            f"{lr.path} and {hr.path}: LR and HR do not overlap (0 {units}); "
+            "check that both cover the same place (and their CRS)"
+        )
+    inv = ~lr.grid.transform
+    cols, rows = zip(*(inv @ (x, y) for x in (ix[0], ix[2]) for y in (ix[1], ix[3])), strict=True)
+    c0, c1 = math.ceil(min(cols) - 1e-6), math.floor(max(cols) + 1e-6)
+    r0, r1 = math.ceil(min(rows) - 1e-6), math.floor(max(rows) + 1e-6)
+    c0, r0 = max(c0, 0), max(r0, 0)
+    c1, r1 = min(c1, lr.width), min(r1, lr.height)
+    if c1 - c0 < patch or r1 - r0 < patch:
+        frac = area / ((lb[2] - lb[0]) * (lb[3] - lb[1]))
+        raise GridError(
+            f"{lr.path} and {hr.path}: LR and HR overlap only {area:.6g} {units} ({frac:.1%} of the LR, "
+            f"{max(c1 - c0, 0)}x{max(r1 - r0, 0)} LR px); too small for one {patch}x{patch} patch; "
+            "use a larger HR image or a smaller --patch-size"
+        )
+    return Window(c0, r0, c1 - c0, r1 - r0)
+
+
+def _area_units(crs: CRS | None) -> str:
+    if crs is None:
+        return "map units²"
+    if crs.is_geographic:
+        return "deg²"
+    unit = (crs.linear_units or "").lower()
+    return "m²" if unit in ("metre", "meter", "m") else f"{unit or 'map unit'}²"
+
+
+def band_names(lr: RasterInfo, bands: list[int]) -> list[str]:
+    """Band names from the LR descriptions, else B2,B3,B4,B8 for 4 bands, else band<i>."""
+    desc = [lr.descriptions[b - 1] if b - 1 < len(lr.descriptions) else None for b in bands]
+    if all(desc) and len(set(desc)) == len(desc):
+        return [str(d) for d in desc]
+    if len(bands) == len(DEFAULT_NAMES):
+        return list(DEFAULT_NAMES)
+    return [f"band{b}" for b in bands]
+
+
+def check_not_all_nodata(info: RasterInfo, bands: list[int], window: Window | None) -> None:
+    """Raise when every pixel of ``window`` is nodata: a decimated look, then a full scan."""
+    with open_raster(info.path) as ds:
+        win = window or Window(0, 0, ds.width, ds.height)
+        h, w = int(win.height), int(win.width)
+        small = ds.read(bands, window=win, out_shape=(len(bands), min(h, 256), min(w, 256)))
+        if valid_mask(small, ds.nodata).any():
+            return
+        for _, bw in ds.block_windows(1):
+            if valid_mask(ds.read(bands, window=bw), ds.nodata).any():
+                return
+    raise InputError(
+        f"{info.path}: every pixel is nodata ({info.nodata}); check the file, or its nodata value "
+        "(gdal_edit.py -unsetnodata / -a_nodata)"
+    )
+
+
+# ---- reading ---------------------------------------------------------------------------
+@contextmanager
+def lr_reader(pair: Pair) -> Iterator[LRReader]:
+    with open_raster(pair.lr.path) as ds:
+        yield LRReader(ds, pair)
+
+
+class LRReader:
+    def __init__(self, ds: object, pair: Pair) -> None:
+        self.ds, self.pair = ds, pair
+
+    def read(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
+        """(bands, h, w) float32 LR data and its (h, w) valid mask."""
+        data = self.ds.read(self.pair.lr_bands, window=window)  # type: ignore[attr-defined]
+        return data.astype(np.float32), valid_mask(data, self.ds.nodata)  # type: ignore[attr-defined]
+
+
+@contextmanager
+def hr_reader(pair: Pair, shift: tuple[float, float] = (0.0, 0.0)) -> Iterator[HRReader]:
+    """HR resampled onto the fine grid; ``shift`` (dx, dy LR px, LR relative to HR) is undone."""
+    s = pair.scale
+    fine = pair.fine
+    t = fine.transform @ Affine.translation(-shift[0] * s, -shift[1] * s)
+    crs = pair.crs or LOCAL_CRS
+    with open_raster(pair.hr.path) as src:
+        kw = dict(src_crs=src.crs or LOCAL_CRS, crs=crs, transform=t, width=fine.width,
+                  height=fine.height, resampling=pair.resampling, dtype="float32", nodata=float("nan"))
+        if pair.hr_transform != src.transform:
+            kw["src_transform"] = pair.hr_transform
+        if src.nodata is not None:
+            kw["src_nodata"] = src.nodata
+        with WarpedVRT(src, **kw) as vrt:
+            yield HRReader(vrt, pair)
+
+
+class HRReader:
+    def __init__(self, vrt: WarpedVRT, pair: Pair) -> None:
+        self.vrt, self.pair = vrt, pair
+
+    def read(self, lr_window: Window, margin: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """HR (bands, h*s, w*s) float32 under the LR window grown by ``margin`` LR px, and its mask."""
+        w = Window(lr_window.col_off - margin, lr_window.row_off - margin,
+                   lr_window.width + 2 * margin, lr_window.height + 2 * margin)
+        fw = fine_window(w, self.pair.scale)
+        data = self.vrt.read(self.pair.hr_bands, window=fw, boundless=False)
+        return data, np.all(np.isfinite(data), axis=0)

@@ -1,0 +1,214 @@
+"""``prepare``: LR/HR pairs -> co-registered, harmonised, split patch store.
+
+Steps per pair: validate (:mod:`s2sr.data.pairs`), estimate the LR/HR shift
+(:mod:`s2sr.data.coregister`) and per-band gains (:mod:`s2sr.data.harmonise`),
+cut blocks and assign splits (:mod:`s2sr.data.sampling`), then read block by block
+(bounded memory) and append accepted patches to the store. Everything is written to
+a temporary directory that replaces ``cfg.out`` only at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rasterio.windows import Window
+from rasterio.windows import bounds as window_bounds
+from tqdm import tqdm
+
+from s2sr import __version__
+from s2sr.data.config import PairReport, PrepareConfig, PrepareResult
+from s2sr.data.coregister import ShiftEstimate, estimate_shift, margin_lr, pick_windows
+from s2sr.data.footprint import PatchRecord, write_footprint
+from s2sr.data.harmonise import Harmonisation, estimate_harmonisation
+from s2sr.data.pairs import Pair, hr_reader, lr_reader, open_pair
+from s2sr.data.sampling import (
+    REJECT_REASONS,
+    Block,
+    assign_splits,
+    cut_blocks,
+    limit_patches,
+    measure_valid,
+    place_patches,
+    reject_reason,
+)
+from s2sr.data.store import SPLITS, StoreWriter
+from s2sr.errors import InputError, OutputError
+from s2sr.io.atomic import atomic_dir
+from s2sr.sensor import SensorModel
+
+log = logging.getLogger(__name__)
+
+
+def prepare(cfg: PrepareConfig) -> PrepareResult:
+    """Build the patch store, ``footprint.geojson`` and ``prepare.json`` in ``cfg.out``."""
+    out = Path(cfg.out)
+    if out.exists() and not cfg.overwrite:
+        raise OutputError(f"{out}: already exists; remove it, choose another --out, or pass --overwrite")
+    pairs = [open_pair(i, Path(lr), Path(hr), cfg) for i, (lr, hr) in enumerate(cfg.pairs)]
+    _check_band_counts(pairs)
+    sensor = SensorModel(cfg.scale, cfg.mtf_nyquist)
+    rng = np.random.default_rng(cfg.seed)
+    reports, shifts, harms, blocks = [], {}, {}, {}
+    for pair in pairs:
+        shift, harm, rep = _measure(pair, cfg, sensor)
+        shifts[pair.index], harms[pair.index] = shift, harm
+        blocks[pair.index] = _plan(pair, cfg, shift, rng)
+        reports.append(rep)
+    limit_patches([b for bs in blocks.values() for b in bs], cfg.max_patches, rng)
+    bands = pairs[0].band_names
+    with atomic_dir(out, overwrite=True) as tmp:
+        writers = {s: StoreWriter(tmp, s, bands, cfg.patch_size, cfg.scale) for s in SPLITS}
+        try:
+            records, rejects = _sample(pairs, blocks, shifts, harms, cfg, writers)
+        finally:
+            for w in writers.values():
+                w.close()
+        note = write_footprint(tmp / "footprint.geojson", records, {p.index: p.crs for p in pairs})
+        counts = {s: w.count for s, w in writers.items()}
+        meta = _prepare_json(cfg, pairs, reports, sensor, counts, rejects, note)
+        (tmp / "prepare.json").write_text(json.dumps(meta, indent=2))
+    _log_summary(counts, rejects, out)
+    return PrepareResult(out, counts, rejects, reports, bands, out / "prepare.json", out / "footprint.geojson")
+
+
+def _check_band_counts(pairs: list[Pair]) -> None:
+    n = len(pairs[0].lr_bands)
+    for p in pairs[1:]:
+        if len(p.lr_bands) != n:
+            raise InputError(
+                f"{p.lr.path}: selects {len(p.lr_bands)} bands but {pairs[0].lr.path} selects {n}; "
+                "all pairs of one dataset need the same bands (--lr-bands/--hr-bands)"
+            )
+
+
+def _measure(pair: Pair, cfg: PrepareConfig, sensor: SensorModel) -> tuple[tuple[float, float], Harmonisation, PairReport]:
+    """Estimate shift and gains; return the shift to apply, the harmonisation to apply, a report."""
+    m = margin_lr(sensor)
+    with lr_reader(pair) as lr:
+        samples = pick_windows(pair, cfg, lr, m + 2)  # room for shifts up to 2 LR px
+    if not samples:
+        pair.warn(f"{pair.lr.path}: no clean (valid, cloud-free) window for co-registration; shift and gains not estimated")
+    est = ShiftEstimate(0.0, 0.0)
+    for _ in range(2 if samples else 0):  # estimate, then the residual after resampling at it
+        with hr_reader(pair, (est.dx, est.dy)) as hr:
+            step = estimate_shift(samples, hr, sensor, m)
+        est = ShiftEstimate(est.dx + step.dx, est.dy + step.dy,
+                            [(est.dx + a, est.dy + b) for a, b in step.per_window])
+    shift = (est.dx, est.dy)
+    with hr_reader(pair, shift) as hr:
+        fit = estimate_harmonisation(samples, hr, sensor, m, cfg.bright_value) if samples else None
+    if samples and fit is None:
+        pair.warn(f"{pair.hr.path}: HR has gaps under every co-registration window; gains not estimated")
+    log.info("pair %d: LR is offset from HR by dx=%+.3f dy=%+.3f LR px (%d windows, spread %.3f)%s",
+             pair.index, est.dx, est.dy, len(est.per_window), est.spread,
+             "; corrected" if cfg.coregister else "; not corrected (pass --coregister)")
+    if fit is not None:
+        log.info("pair %d: LR ~ gain * HR + offset: gains %s offsets %s%s", pair.index,
+                 [round(g, 4) for g in fit.gains], [round(o, 1) for o in fit.offsets],
+                 "; applied" if cfg.harmonise else "; not applied (pass --harmonise)")
+    n = len(pair.lr_bands)
+    applied = fit if (cfg.harmonise and fit is not None) else Harmonisation.identity(n)
+    rep = PairReport(
+        lr=pair.lr.path, hr=pair.hr.path,
+        shift_lr_px={"dx": est.dx, "dy": est.dy, "per_window": est.per_window, "spread": est.spread,
+                     "applied": cfg.coregister, "convention": "offset of LR content relative to HR, LR px, x east, y south"},
+        harmonisation={**(asdict(fit) if fit else {"gains": None, "offsets": None, "pixels": 0}),
+                       "applied": bool(cfg.harmonise and fit is not None), "model": "LR = gain * HR + offset"},
+        overlap_window={k: int(getattr(pair.window, k)) for k in ("col_off", "row_off", "width", "height")},
+        warnings=pair.warnings,
+    )
+    return (shift if cfg.coregister else (0.0, 0.0)), applied, rep
+
+
+def _plan(pair: Pair, cfg: PrepareConfig, shift: tuple[float, float], rng: np.random.Generator) -> list[Block]:
+    """Blocks with splits and patch positions; shrink the window so shifted HR reads stay inside."""
+    w = pair.window
+    k = int(np.ceil(max(abs(shift[0]), abs(shift[1])))) if cfg.coregister else 0
+    win = Window(w.col_off + k, w.row_off + k, w.width - 2 * k, w.height - 2 * k)
+    blocks = cut_blocks(win, cfg.block)
+    with lr_reader(pair) as lr:
+        measure_valid(blocks, lr.ds, pair.lr_bands)
+    assign_splits(blocks, cfg, rng)
+    place_patches(blocks, cfg, rng)
+    return blocks
+
+
+def _sample(
+    pairs: list[Pair], blocks: dict[int, list[Block]], shifts: dict[int, tuple[float, float]],
+    harms: dict[int, Harmonisation], cfg: PrepareConfig, writers: dict[str, StoreWriter],
+) -> tuple[list[PatchRecord], dict[str, int]]:
+    """Read block by block, reject bad patches, append the rest to their split."""
+    p, s = cfg.patch_size, cfg.scale
+    rejects: Counter[str] = Counter({r: 0 for r in REJECT_REASONS})
+    records: list[PatchRecord] = []
+    total = sum(1 for bs in blocks.values() for b in bs if b.patches)
+    with tqdm(total=total, desc="prepare: sampling", unit="block", disable=None) as bar:
+        for pair in pairs:
+            with lr_reader(pair) as lr, hr_reader(pair, shifts[pair.index]) as hr:
+                for b in blocks[pair.index]:
+                    if not b.patches:
+                        continue
+                    lr_data, lr_ok = lr.read(b.window)
+                    hr_data, hr_ok = hr.read(b.window)
+                    hr_data = harms[pair.index].apply(hr_data)
+                    r0, c0 = int(b.window.row_off), int(b.window.col_off)
+                    for row, col in b.patches:
+                        i, j = row - r0, col - c0
+                        lp, lo = lr_data[:, i:i + p, j:j + p], lr_ok[i:i + p, j:j + p]
+                        hp = hr_data[:, i * s:(i + p) * s, j * s:(j + p) * s]
+                        ho = hr_ok[i * s:(i + p) * s, j * s:(j + p) * s]
+                        why = reject_reason(lp, lo, ho, cfg)
+                        if why:
+                            rejects[why] += 1
+                            continue
+                        rec = PatchRecord(len(records), pair.index, b.split,
+                                          window_bounds(Window(col, row, p, p), pair.lr.grid.transform))
+                        writers[b.split].add(lp, hp, {"id": rec.id, "pair": pair.index, "lr_row": row, "lr_col": col,
+                                                      **dict(zip(("left", "bottom", "right", "top"), rec.bounds, strict=True))})
+                        records.append(rec)
+                    bar.update(1)
+    return records, dict(rejects)
+
+
+def _prepare_json(
+    cfg: PrepareConfig, pairs: list[Pair], reports: list[PairReport], sensor: SensorModel,
+    counts: dict[str, int], rejects: dict[str, int], footprint_note: str,
+) -> dict[str, Any]:
+    first = pairs[0]
+    fine = first.fine
+    return {
+        "format": "s2sr-prepare", "format_version": 1, "version": __version__,
+        "inputs": [{"lr": p.lr.path, "hr": p.hr.path, "lr_bands": p.lr_bands, "hr_bands": p.hr_bands,
+                    "crs_wkt": p.crs.to_wkt() if p.crs else None, "epsg": p.crs.to_epsg() if p.crs else None,
+                    "lr_res": p.lr_res, "hr_res": p.hr.res[0], "hr_resampling": p.resampling.name,
+                    "lr_transform": list(p.lr.grid.transform)[:6], "lr_size": [p.lr.width, p.lr.height]}
+                   for p in pairs],
+        "scale": cfg.scale, "patch_size": cfg.patch_size, "hr_patch_size": cfg.patch_size * cfg.scale,
+        "bands": first.band_names, "lr_res": first.lr_res, "dtype": first.lr.dtype,
+        "crs_wkt": first.crs.to_wkt() if first.crs else None,
+        "epsg": first.crs.to_epsg() if first.crs else None,
+        "fine_grid": {"transform": list(fine.transform)[:6], "width": fine.width, "height": fine.height,
+                      "res": fine.res[0]},
+        "sensor": sensor.to_dict(),
+        "pairs": [asdict(r) for r in reports],
+        "counts": counts, "rejects": rejects,
+        "split": {"block_lr_px": cfg.block, "gap_lr_px": cfg.gap, "val_fraction": cfg.val_fraction,
+                  "test_fraction": cfg.test_fraction, "sampling": cfg.sampling},
+        "footprint": footprint_note,
+        "seed": cfg.seed,
+        "config": json.loads(cfg.model_dump_json()),
+    }
+
+
+def _log_summary(counts: dict[str, int], rejects: dict[str, int], out: Path) -> None:
+    log.info("prepare: wrote %s: %s patches; rejected %s", out,
+             ", ".join(f"{k} {v}" for k, v in counts.items()), ", ".join(f"{k} {v}" for k, v in rejects.items()))
+    for split in ("val", "test"):
+        if counts.get(split, 0) == 0:
+            log.warning("prepare: the %s split is empty; use a smaller --split-block or larger images", split)

@@ -1,0 +1,119 @@
+"""Patch sampling and the spatially disjoint train/val/test split.
+
+The LR overlap window is cut into square blocks of ``cfg.block`` LR pixels; whole
+blocks go to one split (seeded shuffle). Patches never cross a block edge, and in a
+val or test block they keep ``cfg.gap`` LR pixels from it, so no val/test patch
+overlaps or touches a patch of another split. Val/test blocks are drawn among the
+full-size blocks with the most valid LR pixels first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from rasterio.windows import Window
+
+from s2sr.data.config import PrepareConfig
+from s2sr.io.raster import valid_mask
+
+REJECT_REASONS = ("nodata", "bright", "low_texture")
+
+
+@dataclass
+class Block:
+    window: Window  # LR pixels
+    split: str = "train"
+    valid: float = 1.0
+    patches: list[tuple[int, int]] = field(default_factory=list)  # (row, col) LR px, absolute
+
+
+def cut_blocks(window: Window, size: int) -> list[Block]:
+    """Tile ``window`` with blocks of ``size`` (the last row/column may be smaller)."""
+    r0, c0 = int(window.row_off), int(window.col_off)
+    h, w = int(window.height), int(window.width)
+    return [
+        Block(Window(c, r, min(size, c0 + w - c), min(size, r0 + h - r)))
+        for r in range(r0, r0 + h, size)
+        for c in range(c0, c0 + w, size)
+    ]
+
+
+def measure_valid(blocks: list[Block], ds: object, bands: list[int]) -> None:
+    """Fraction of valid LR pixels per block, from a decimated read (cheap)."""
+    for b in blocks:
+        h, w = int(b.window.height), int(b.window.width)
+        small = ds.read(bands, window=b.window, out_shape=(len(bands), min(h, 16), min(w, 16)))  # type: ignore[attr-defined]
+        b.valid = float(valid_mask(small, ds.nodata).mean())  # type: ignore[attr-defined]
+
+
+def assign_splits(blocks: list[Block], cfg: PrepareConfig, rng: np.random.Generator) -> None:
+    """Whole blocks to train/val/test: at least one each for val/test when there are >= 3 blocks."""
+    live = [b for b in blocks if b.valid > 0]
+    n = len(live)
+    n_val = round(cfg.val_fraction * n)
+    n_test = round(cfg.test_fraction * n)
+    if n >= 3:
+        n_val = max(n_val, 1) if cfg.val_fraction > 0 else 0
+        n_test = max(n_test, 1) if cfg.test_fraction > 0 else 0
+    else:
+        n_val = n_test = 0
+    full = cfg.block
+    order = rng.permutation(n)
+    # prefer full-size, fully valid blocks for val/test (stable: ties keep the random order)
+    score = [
+        -(live[i].valid >= 0.99) - (live[i].window.width == full and live[i].window.height == full)
+        for i in order
+    ]
+    ranked = [order[k] for k in np.argsort(score, kind="stable")]
+    for k, i in enumerate(ranked):
+        live[i].split = "val" if k < n_val else "test" if k < n_val + n_test else "train"
+
+
+def place_patches(blocks: list[Block], cfg: PrepareConfig, rng: np.random.Generator) -> None:
+    """Patch positions in each block: a regular grid, or seeded random positions."""
+    p = cfg.patch_size
+    for b in blocks:
+        if b.valid <= 0:
+            continue
+        inset = cfg.gap if b.split != "train" else 0
+        r0, c0 = int(b.window.row_off) + inset, int(b.window.col_off) + inset
+        h, w = int(b.window.height) - 2 * inset, int(b.window.width) - 2 * inset
+        if h < p or w < p:
+            continue
+        ny, nx = h // p, w // p
+        if cfg.sampling == "grid":
+            oy, ox = (h - ny * p) // 2, (w - nx * p) // 2
+            b.patches = [(r0 + oy + i * p, c0 + ox + j * p) for i in range(ny) for j in range(nx)]
+        else:
+            rows = rng.integers(r0, r0 + h - p + 1, size=ny * nx)
+            cols = rng.integers(c0, c0 + w - p + 1, size=ny * nx)
+            b.patches = list(zip(rows.tolist(), cols.tolist(), strict=True))
+
+
+def limit_patches(blocks: list[Block], max_patches: int | None, rng: np.random.Generator) -> None:
+    """Keep a seeded random subset of at most ``max_patches``, in proportion per split."""
+    total = sum(len(b.patches) for b in blocks)
+    if max_patches is None or total <= max_patches:
+        return
+    keep_frac = max_patches / total
+    for split in ("train", "val", "test"):
+        refs = [(bi, pi) for bi, b in enumerate(blocks) if b.split == split for pi in range(len(b.patches))]
+        if not refs:
+            continue
+        k = max(1, int(round(keep_frac * len(refs)))) if split != "train" else int(keep_frac * len(refs))
+        chosen = {refs[i] for i in rng.choice(len(refs), size=min(k, len(refs)), replace=False)}
+        for bi, b in enumerate(blocks):
+            if b.split == split:
+                b.patches = [pt for pi, pt in enumerate(b.patches) if (bi, pi) in chosen]
+
+
+def reject_reason(lr: np.ndarray, lr_ok: np.ndarray, hr_ok: np.ndarray, cfg: PrepareConfig) -> str | None:
+    """Why a patch is unusable (one of :data:`REJECT_REASONS`), or None to keep it."""
+    if not (lr_ok.all() and hr_ok.all()):
+        return "nodata"
+    if (lr.mean(axis=0) > cfg.bright_value).mean() > cfg.max_bright_fraction:
+        return "bright"
+    if float(lr.std(axis=(1, 2)).mean()) < cfg.min_std:
+        return "low_texture"
+    return None

@@ -1,0 +1,73 @@
+"""Typed configuration of ``s2sr evaluate``, validated at load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from s2sr.errors import ConfigError
+
+
+class EvalConfig(BaseModel):
+    """What to evaluate and how.
+
+    Pair mode: ``lr`` + ``hr`` (HR is brought onto the LR's fine grid). Wald mode:
+    ``wald`` (a real image degraded by the model's sensor model and used as reference).
+    ``bands``/``hr_bands`` are 1-based band numbers of the inputs in the model's band
+    order (default: all bands). ``tile`` is the scoring window on the fine grid.
+    ``max_pixels`` caps the scored pixels by drawing whole tiles at random (``seed``).
+    ``data_range`` is the PSNR/SSIM peak in input units (default: estimated per band).
+    ``change_tol`` and ``edge_tol`` are fractions of the data range (see docs/evaluate.md).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: Path
+    out: Path
+    lr: Path | None = None
+    hr: Path | None = None
+    wald: Path | None = None
+    split_from: Path | None = None
+    bands: list[int] | None = None
+    hr_bands: list[int] | None = None
+    tile: int = Field(128, ge=16, le=4096)
+    max_pixels: int | None = Field(None, ge=1)
+    seed: int = 0
+    n_strata: int = Field(3, ge=1, le=10)
+    data_range: float | None = Field(None, gt=0)
+    change_tol: float = Field(0.01, gt=0, lt=1)
+    edge_tol: float = Field(0.02, gt=0, lt=1)
+    overwrite: bool = False
+    keep_sr: bool = True
+    progress: bool = True
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> EvalConfig:
+        pair = self.lr is not None or self.hr is not None
+        if pair and self.wald is not None:
+            raise ValueError("give either --lr and --hr (pair mode) or --wald IMG, not both")
+        if self.wald is None and (self.lr is None or self.hr is None):
+            raise ValueError("give --lr LR.tif and --hr HR.tif together, or --wald IMG.tif")
+        if self.wald is not None and self.split_from is not None:
+            raise ValueError("--split-from applies to pair mode (--lr/--hr) only")
+        return self
+
+    @property
+    def mode(self) -> str:
+        return "wald" if self.wald is not None else "pair"
+
+
+def make_config(**kwargs: Any) -> EvalConfig:
+    """Build an :class:`EvalConfig`, turning validation errors into one-line ConfigErrors."""
+    try:
+        return EvalConfig(**kwargs)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(x) for x in err.get("loc", ()))
+        msg = err.get("msg", str(e)).removeprefix("Value error, ")
+        if loc:
+            opt = "--" + loc.replace("_", "-")
+            raise ConfigError(f"{opt} {err.get('input')!r}: {msg}; fix the option") from None
+        raise ConfigError(msg) from None

@@ -1,0 +1,222 @@
+"""``evaluate(cfg)``: score a model against the reference and GDAL baselines; write JSON + HTML.
+
+Pair mode compares SR(LR) with the HR image on the LR's fine grid; Wald mode first
+degrades a real image with the model's sensor model (``s2sr degrade``) and uses the
+image itself as reference. Scoring runs tile by tile (see :mod:`s2sr.evaluate.score`).
+Everything is written into a temporary directory renamed onto ``cfg.out`` at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from s2sr import __version__
+from s2sr.errors import InputError
+from s2sr.evaluate.config import EvalConfig
+from s2sr.evaluate.metrics import DIRECTION, summarize
+from s2sr.evaluate.scene import Scene
+from s2sr.evaluate.score import MODEL, TileRecord, plan_tiles, score_scene, tile_arrays, total
+from s2sr.evaluate.split import load_split
+from s2sr.evaluate.stratify import assign_strata, strata_edges, stratum_names
+from s2sr.io.atomic import atomic_dir
+from s2sr.io.raster import parse_bands, read_info
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EvalResult:
+    """Where the outputs are and the headline numbers (overall metrics per method)."""
+
+    out: Path
+    metrics_path: Path
+    report_path: Path
+    sr_path: Path | None
+    methods: dict[str, dict[str, float]]
+    pixels: int
+    strata: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """JSON-safe headline: scored pixels, overall metrics per method, report path."""
+        return _clean({"pixels": self.pixels, "methods": self.methods, "report": str(self.report_path)})
+
+
+def evaluate(cfg: EvalConfig) -> EvalResult:
+    """Run one evaluation described by ``cfg`` and write ``metrics.json`` and ``report.html``."""
+    from s2sr.bundle import load_model
+    from s2sr.evaluate.report import write_report
+    from s2sr.evaluate.sr import super_resolve
+    from s2sr.evaluate.wald import degrade_image
+
+    bundle = load_model(cfg.model)
+    areas = None
+    if cfg.split_from is not None and cfg.lr is not None:
+        areas = load_split(cfg.split_from, cfg.lr, read_info(cfg.lr).crs)
+    with atomic_dir(cfg.out, overwrite=cfg.overwrite) as tmp:
+        if cfg.wald is not None:
+            info = read_info(cfg.wald)
+            idx = _bands(cfg.bands, info.count, cfg.wald, len(bundle.bands), bundle.bands, "--bands")
+            pair = degrade_image(cfg.wald, tmp / "wald", bundle.scale, bundle.sensor.mtf_nyquist, idx, progress=cfg.progress)
+            lr_path, hr_path, lr_b = pair.lr, pair.hr, list(range(1, len(idx) + 1))
+            hr_b = lr_b
+        else:
+            assert cfg.lr is not None and cfg.hr is not None
+            lr_path, hr_path = cfg.lr, cfg.hr
+            lr_b = _bands(cfg.bands, read_info(lr_path).count, lr_path, len(bundle.bands), bundle.bands, "--bands")
+            hr_spec = cfg.hr_bands if cfg.hr_bands is not None else cfg.bands
+            hr_b = _bands(hr_spec, read_info(hr_path).count, hr_path, len(bundle.bands), bundle.bands, "--hr-bands")
+        scene = Scene(Path(lr_path), Path(hr_path), bundle.scale, lr_b, hr_b)
+        try:
+            sr_path = super_resolve(bundle, Path(lr_path), tmp / "sr.tif", lr_b, cfg.progress)
+            scene.open_sr(sr_path)
+            L = _data_range(scene, cfg)
+            tiles = _limit(plan_tiles(scene, cfg.tile, areas), cfg)
+            if not tiles:
+                raise InputError(f"{cfg.split_from or lr_path}: no tile to score (no test patch overlaps the LR image); check --split-from")
+            mean_l = float(np.mean(L))
+            records = score_scene(scene, tiles, bundle.sensor, L, cfg.change_tol * mean_l,
+                                  cfg.edge_tol * mean_l, areas, cfg.progress)
+            if not records:
+                raise InputError(f"{lr_path}: no valid pixel to score (nodata everywhere or outside the test split)")
+            doc = _document(cfg, bundle, L, records)
+            crops = _crops(scene, records, L, doc)
+        finally:
+            scene.close()
+        if not cfg.keep_sr:
+            (tmp / "sr.tif").unlink(missing_ok=True)
+        (tmp / "metrics.json").write_text(json.dumps(_clean(doc), indent=2, allow_nan=False))
+        write_report(tmp / "report.html", doc, crops, bundle.bands)
+    out = Path(cfg.out)
+    methods = {k: v["overall"] for k, v in doc["methods"].items()}
+    log.info("evaluation written to %s (%d pixels)", out, doc["pixels"])
+    return EvalResult(out, out / "metrics.json", out / "report.html", out / "sr.tif" if cfg.keep_sr else None,
+                      methods, doc["pixels"], doc["strata"])
+
+
+def _bands(spec: list[int] | None, count: int, path: Path, n_model: int, names: list[str], option: str) -> list[int]:
+    idx = parse_bands(spec, count, str(path), option)
+    if len(idx) != n_model:
+        raise InputError(
+            f"{path}: {len(idx)} band(s) selected, the model expects {n_model} ({','.join(names)}); "
+            f"pass {option} with {n_model} band numbers in that order"
+        )
+    return idx
+
+
+def _data_range(scene: Scene, cfg: EvalConfig) -> np.ndarray:
+    """Per-band PSNR/SSIM peak: cfg.data_range, or the 0.1-99.9 % range of the reference."""
+    n = len(scene.hr_bands)
+    if cfg.data_range is not None:
+        return np.full(n, cfg.data_range, np.float64)
+    h, w = scene.fine.height, scene.fine.width
+    f = max(1, math.ceil(math.sqrt(h * w / 1_000_000)))
+    ref = scene.hr.read(scene.hr_bands, out_shape=(n, max(1, h // f), max(1, w // f))).astype(np.float64)
+    ok = np.all(np.isfinite(ref), axis=0)
+    if scene.hr.nodata is not None:
+        ok &= np.all(ref != scene.hr.nodata, axis=0)
+    if not ok.any():
+        raise InputError(f"{scene.hr_path}: no valid reference pixel on the LR's fine grid; check that LR and HR overlap")
+    lo, hi = np.percentile(ref[:, ok], [0.1, 99.9], axis=1)
+    return np.maximum(hi - lo, 1.0)
+
+
+def _limit(tiles: list, cfg: EvalConfig) -> list:
+    if cfg.max_pixels is None:
+        return tiles
+    rng = np.random.default_rng(cfg.seed)
+    keep: list[int] = []
+    used = 0
+    for i in rng.permutation(len(tiles)):
+        n = int(tiles[i].width * tiles[i].height)
+        if used + n > cfg.max_pixels and keep:
+            continue
+        keep.append(int(i))
+        used += n
+    return [tiles[i] for i in sorted(keep)]
+
+
+def winners(methods: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """The best method per metric (by :data:`DIRECTION`)."""
+    out = {}
+    for metric, d in DIRECTION.items():
+        vals = {m: v["overall"].get(metric) for m, v in methods.items()}
+        vals = {m: x for m, x in vals.items() if x is not None and not math.isnan(x)}
+        if not vals:
+            continue
+        score = {m: -x if d == "max" else x if d == "min" else abs(x - 1) for m, x in vals.items()}
+        out[metric] = min(score, key=score.__getitem__)
+    return out
+
+
+def _summ(records: list[TileRecord], L: np.ndarray, scale: int) -> dict[str, Any]:
+    return {m: summarize(total(records, m), L, scale) for m in records[0].stats}
+
+
+def _document(cfg: EvalConfig, bundle, L: np.ndarray, records: list[TileRecord]) -> dict[str, Any]:
+    methods = _summ(records, L, bundle.scale)
+    dens = [r.density for r in records]
+    edges = strata_edges(dens, cfg.n_strata)
+    idx = assign_strata(dens, edges)
+    names = stratum_names(cfg.n_strata)
+    strata = []
+    for k, name in enumerate(names):
+        sub = [r for r, i in zip(records, idx, strict=True) if i == k]
+        if not sub:
+            continue
+        strata.append({
+            "name": name, "density_min": min(r.density for r in sub), "density_max": max(r.density for r in sub),
+            "tiles": len(sub), "pixels": sum(r.pixels for r in sub),
+            "methods": {m: v["overall"] for m, v in _summ(sub, L, bundle.scale).items()},
+        })
+    tiles = [{
+        "col_off": int(r.window.col_off), "row_off": int(r.window.row_off), "width": int(r.window.width),
+        "height": int(r.window.height), "density": r.density, "stratum": names[i], "pixels": r.pixels,
+        "psnr": {m: r.psnr(m, L) for m in r.stats},
+    } for r, i in zip(records, idx, strict=True)]
+    cfg_json = json.loads(cfg.model_dump_json())
+    return {
+        "s2sr_version": __version__, "mode": cfg.mode, "config": cfg_json, "scale": bundle.scale,
+        "bands": list(bundle.bands), "model": {"arch": bundle.arch, "path": str(cfg.model)},
+        "sensor": bundle.sensor.to_dict(), "data_range": [float(x) for x in L],
+        "pixels": sum(r.pixels for r in records), "methods": methods, "winners": winners(methods),
+        "strata": strata, "tiles": tiles,
+    }
+
+
+def _crops(scene: Scene, records: list[TileRecord], L: np.ndarray, doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Best, median and worst tiles by PSNR gain of the model over bicubic (full-size tiles first)."""
+    big = max(r.pixels for r in records)
+    cand = [r for r in records if r.pixels >= 0.5 * big]
+    gains = sorted(((r.psnr(MODEL, L) - r.psnr("bicubic", L), r) for r in cand), key=lambda t: t[0])
+    picks = [("best", gains[-1]), ("median", gains[len(gains) // 2]), ("worst", gains[0])]
+    out, seen = [], set()
+    for label, (gain, rec) in picks:
+        key = (rec.window.col_off, rec.window.row_off)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append({"label": label, "gain_db": gain, "window": [int(rec.window.col_off), int(rec.window.row_off),
+                    int(rec.window.width), int(rec.window.height)], "arrays": tile_arrays(scene, rec.window)})
+    doc["crops"] = [{k: v for k, v in c.items() if k != "arrays"} for c in out]
+    return out
+
+
+def _clean(x: Any) -> Any:
+    """JSON-safe copy: non-finite floats become null."""
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_clean(v) for v in x]
+    if isinstance(x, float | np.floating):
+        return float(x) if math.isfinite(x) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    return x

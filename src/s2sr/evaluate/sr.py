@@ -1,0 +1,20 @@
+"""Run the model over the LR raster with the same streaming code as ``s2sr apply``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from s2sr.bundle import ModelBundle
+
+
+def super_resolve(bundle: ModelBundle, lr_path: Path, out_path: Path, bands: list[int],
+                  progress: bool = False) -> Path:
+    """Write the super-resolved ``lr_path`` (as float32, no rounding) to ``out_path`` on the LR's fine grid.
+
+    This is :func:`s2sr.infer.apply.apply_model`, the code behind ``s2sr apply``, so the
+    scored pixels are the pixels users get (tiling, blending and edge handling included).
+    """
+    from s2sr.infer.apply import ApplyOptions, apply_model
+
+    opts = ApplyOptions(bands=list(bands), out_dtype="float32", progress=progress)
+    return Path(apply_model(bundle, lr_path, out_path, opts).path)

@@ -1,0 +1,268 @@
+"""``apply_model``: stream a model over a whole scene (or a window of it) into a COG.
+
+Steps: check model and input, make the tile plan, compute tiles (local threads or
+Dask), write finished pieces into a raw partial file beside the output while a
+journal records them, then let GDAL turn the partial file into a COG written
+under a temporary name and renamed. See docs/apply.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from s2sr.errors import ConfigError, InputError
+from s2sr.infer.model import LoadedModel
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ApplyOptions:
+    """Options of :func:`apply_model` (the ``s2sr apply`` flags)."""
+
+    bands: str | list[int] | None = None  # 1-based input bands, in the model's band order
+    tile: int = 128  # core tile size, LR pixels
+    overlap: int = 16  # blend zone width between tiles, LR pixels
+    margin: int | None = None  # extra context, LR pixels; at least the model's receptive field
+    precision: str = "fp32"  # fp32 | bf16
+    device: str = "cpu"
+    backend: str = "torch"  # torch | onnx
+    resume: bool = False
+    dask: str | None = None  # scheduler address or "local:N"
+    window: tuple[int, int, int, int] | None = None  # col_off, row_off, width, height (LR pixels)
+    bbox: tuple[float, float, float, float] | None = None  # left, bottom, right, top (CRS units)
+    out_dtype: str = "same"  # same | float32
+    compress: str = "DEFLATE"  # DEFLATE | ZSTD
+    edge: str = "reflect"  # padding at scene edges: reflect | replicate
+    progress: bool = True
+    queue_depth: int = 4
+    threads: int | None = None  # torch / onnxruntime intra-op threads
+
+    def __post_init__(self) -> None:
+        choices = {"precision": ("fp32", "bf16"), "backend": ("torch", "onnx"), "out_dtype": ("same", "float32"),
+                   "edge": ("reflect", "replicate")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"--{name.replace('_', '-')} {getattr(self, name)!r}: choose one of {', '.join(allowed)}")
+        if self.window is not None and self.bbox is not None:
+            raise ConfigError("--window and --bbox: pass only one of them")
+        if self.queue_depth < 1:
+            raise ConfigError(f"queue_depth {self.queue_depth}: must be >= 1")
+
+
+@dataclass
+class ApplyResult:
+    """What :func:`apply_model` did."""
+
+    path: Path
+    width: int
+    height: int
+    tiles_total: int
+    tiles_computed: int
+    tiles_skipped_nodata: int
+    pieces_resumed: int
+    seconds: float  # total wall time
+    model_seconds: float  # time inside the model (local runs; 0 with Dask)
+    backend: str
+    precision: str
+    stream_seconds: float = 0.0  # tile streaming stage (read, model, blend, write)
+    cog_seconds: float = 0.0  # final COG conversion (compression, overviews)
+
+    @property
+    def tiles_per_s(self) -> float:
+        return self.tiles_computed / self.seconds if self.seconds > 0 else 0.0
+
+
+def apply_model(
+    model: str | os.PathLike[str] | Any,
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    opts: ApplyOptions | None = None,
+) -> ApplyResult:
+    """Super-resolve ``src`` with ``model`` (bundle, ``.pt`` or ``.onnx`` path) into the COG ``dst``."""
+    from s2sr.infer.model import load_for_apply
+    from s2sr.io.atomic import check_writable_dir
+
+    opts = opts or ApplyOptions()
+    src, dst = Path(src), Path(dst)
+    check_writable_dir(dst)
+    if dst.resolve() == src.resolve():
+        raise ConfigError(f"{dst}: output would overwrite the input; choose another output path")
+    lm = load_for_apply(model, opts.backend, opts.device)
+    with tempfile.TemporaryDirectory(prefix="s2sr-onnx-") as tmpdir:
+        if opts.backend == "onnx" and lm.onnx_path is None:
+            from s2sr.infer.export import export_onnx
+
+            lm.onnx_path = export_onnx(lm.bundle, Path(tmpdir) / f"{lm.name}.onnx")
+        return _run(lm, src, dst, opts)
+
+
+def _run(lm: LoadedModel, src: Path, dst: Path, opts: ApplyOptions) -> ApplyResult:
+    from s2sr.infer.journal import Journal
+    from s2sr.infer.scratch import RawScratch
+    from s2sr.infer.sink import PieceSink
+    from s2sr.infer.tiling import make_plan
+
+    t0 = time.perf_counter()
+    info, bands = _check_input(src, lm, opts)
+    region = _region(info, opts)
+    margin = max(opts.margin or 0, lm.receptive_field)
+    if opts.margin is not None and opts.margin < lm.receptive_field:
+        log.warning("margin %d is below the model's receptive field %d; using %d", opts.margin,
+                    lm.receptive_field, margin)
+    plan = make_plan(info.width, info.height, lm.scale, opts.tile, opts.overlap, margin, region)
+    spec = _output_spec(info, opts)
+    partial = dst.with_name(f".{dst.name}.partial")
+    raw_path, vrt_path, jpath = (partial.with_name(partial.name + ext) for ext in (".raw", ".vrt", ".jsonl"))
+    journal = Journal(jpath, _run_header(lm, src, plan, bands, spec, opts), dst)
+    resumed = opts.resume and raw_path.exists() and journal.load()
+    if opts.resume and not resumed:
+        log.info("--resume: no partial output for %s, starting from scratch", dst)
+    out_w, out_h = plan.out_size
+    scratch = RawScratch(raw_path, out_w, out_h, len(bands), spec.dtype, report_as=dst).open(keep=resumed)
+    journal.open(fresh=not resumed)
+    pieces_resumed = len(journal.done)
+    todo = plan.tiles_for(frozenset(range(len(plan.pieces))) - journal.done)
+    sink = PieceSink(plan, scratch, journal, spec)
+    stats: dict[str, Any] = {"skipped": 0, "model_s": 0.0}
+    t1 = time.perf_counter()
+    try:
+        _compute(lm, src, plan, todo, bands, info.nodata, sink, opts, stats)
+    finally:
+        scratch.close()
+        journal.close()
+    t2 = time.perf_counter()
+    _finish(lm, src, dst, info, plan, scratch, vrt_path, spec, opts)
+    t3 = time.perf_counter()
+    for p in (raw_path, vrt_path, jpath):
+        p.unlink(missing_ok=True)
+    secs = time.perf_counter() - t0
+    log.info("wrote %s (%dx%d, %d tiles in %.1f s)", dst, out_w, out_h, len(todo), secs)
+    return ApplyResult(dst, out_w, out_h, len(plan.tiles), len(todo), stats["skipped"], pieces_resumed,
+                       secs, stats["model_s"], opts.backend, opts.precision, t2 - t1, t3 - t2)
+
+
+def _compute(lm: LoadedModel, src: Path, plan: Any, todo: list[Any], bands: list[int], nodata: float | None,
+             sink: Any, opts: ApplyOptions, stats: dict[str, Any]) -> None:
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(todo), unit="tile", desc=f"s2sr apply {src.name}", disable=not opts.progress,
+               dynamic_ncols=True)
+
+    def on_tile(res: Any) -> None:
+        stats["skipped"] += res.data is None
+        bar.update(1)
+
+    try:
+        if opts.dask:
+            from s2sr.infer.dask_runner import run_dask
+
+            run_dask(opts.dask, src, plan, todo, bands, lm.as_dict(), lm.fingerprint, opts.precision,
+                     nodata, opts.edge, sink, on_tile)
+        else:
+            from s2sr.infer.local import run_local
+
+            predictor = _timed(lm.predictor(opts.precision, opts.threads), stats)
+            run_local(src, plan, todo, bands, predictor, nodata, opts.edge, sink, on_tile, opts.queue_depth)
+    finally:
+        bar.close()
+
+
+def _timed(predictor: Any, stats: dict[str, Any]) -> Any:
+    def run(x: Any) -> Any:
+        t = time.perf_counter()
+        y = predictor(x)
+        stats["model_s"] += time.perf_counter() - t
+        return y
+
+    return run
+
+
+def _check_input(src: Path, lm: LoadedModel, opts: ApplyOptions) -> tuple[Any, list[int]]:
+    from s2sr.io.raster import check_readable_pixels, open_raster, parse_bands, read_info
+
+    info = read_info(src)
+    with open_raster(src) as ds:
+        check_readable_pixels(ds, str(src))
+    nb = len(lm.bands)
+    if opts.bands is None and info.count != nb:
+        raise InputError(
+            f"{src}: has {info.count} band(s) but model {lm.name} expects {nb} ({', '.join(lm.bands)}); "
+            f"pass --bands with {nb} band numbers in that order, e.g. --bands {','.join(str(i + 1) for i in range(nb))}"
+        )
+    bands = parse_bands(opts.bands, info.count, str(src), "--bands")
+    if len(bands) != nb:
+        raise InputError(f"{src}: --bands {bands} selects {len(bands)} band(s) but model {lm.name} expects "
+                         f"{nb} ({', '.join(lm.bands)}); pass --bands with {nb} band numbers")
+    if lm.input_res and info.crs is not None:
+        res = max(info.res)
+        if abs(res / lm.input_res - 1.0) > 0.25:
+            log.warning("%s: pixel size %.3g differs from the model's training resolution %.3g; results may be poor "
+                        "(resample the input to %.3g first)", src, res, lm.input_res, lm.input_res)
+    return info, bands
+
+
+def _region(info: Any, opts: ApplyOptions) -> Any:
+    from rasterio.windows import Window, from_bounds
+
+    if opts.window is not None:
+        return Window(*[int(v) for v in opts.window])
+    if opts.bbox is not None:
+        left, bottom, right, top = opts.bbox
+        if right <= left or top <= bottom:
+            raise ConfigError(f"--bbox {opts.bbox}: expected left,bottom,right,top with right>left and top>bottom")
+        w = from_bounds(left, bottom, right, top, transform=info.grid.transform)
+        eps = 1e-6  # snap outward to whole pixels, tolerating float noise on exact pixel edges
+        c0, r0 = max(0, math.floor(w.col_off + eps)), max(0, math.floor(w.row_off + eps))
+        c1 = min(info.width, math.ceil(w.col_off + w.width - eps))
+        r1 = min(info.height, math.ceil(w.row_off + w.height - eps))
+        if c1 <= c0 or r1 <= r0:
+            raise ConfigError(f"--bbox {opts.bbox}: does not overlap {info.path} (bounds {info.bounds}); fix --bbox")
+        return Window(c0, r0, c1 - c0, r1 - r0)
+    return None
+
+
+def _output_spec(info: Any, opts: ApplyOptions) -> Any:
+    from s2sr.infer.sink import OutputSpec
+
+    dtype = "float32" if opts.out_dtype == "float32" else info.dtype
+    return OutputSpec(dtype, info.nodata)
+
+
+def _run_header(lm: LoadedModel, src: Path, plan: Any, bands: list[int], spec: Any, opts: ApplyOptions) -> dict:
+    st = src.stat()
+    r = plan.region
+    return {
+        "model": lm.fingerprint, "src": str(src.resolve()), "src_size": st.st_size, "src_mtime": st.st_mtime_ns,
+        "region": [r.col_off, r.row_off, r.width, r.height], "tile": plan.tile, "overlap": plan.overlap,
+        "margin": plan.margin, "bands": bands, "spec": asdict(spec), "precision": opts.precision,
+        "backend": opts.backend, "edge": opts.edge,
+    }
+
+
+def _finish(lm: LoadedModel, src: Path, dst: Path, info: Any, plan: Any, scratch: Any, vrt_path: Path,
+            spec: Any, opts: ApplyOptions) -> None:
+    from rasterio.windows import transform as window_transform
+
+    from s2sr import __version__
+    from s2sr.grid import Grid, fine_grid
+    from s2sr.io.cog import write_cog
+
+    r = plan.region
+    lr = Grid(window_transform(r, info.grid.transform), int(r.width), int(r.height))
+    fg = fine_grid(lr, lm.scale)
+    tags = {
+        "S2SR_MODEL": lm.name, "S2SR_ARCH": lm.arch, "S2SR_SCALE": str(lm.scale),
+        "S2SR_MODEL_VERSION": lm.version, "S2SR_VERSION": __version__, "S2SR_INPUT": src.name,
+        "S2SR_WINDOW": f"{r.col_off},{r.row_off},{r.width},{r.height}", "S2SR_BACKEND": opts.backend,
+        "S2SR_PRECISION": opts.precision,
+    }
+    vrt_path.write_text(scratch.vrt_xml(fg.transform, info.crs, spec.nodata, lm.bands, tags))
+    write_cog(vrt_path, dst, spec.dtype, opts.compress)

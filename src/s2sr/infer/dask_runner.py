@@ -1,0 +1,113 @@
+"""Tile-parallel apply on a Dask cluster: workers read and predict tiles, the client writes pieces.
+
+``address`` is a scheduler address (``tcp://host:8786``) or ``local:N`` for a
+:class:`distributed.LocalCluster` of N single-threaded worker processes. The
+workers need the input path (a shared filesystem for remote clusters); the model
+travels to them once as a plain dict. At most ``2 * workers + 2`` tiles are in
+flight, submitted in row-major order, so the client never holds the whole output.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from s2sr.errors import ConfigError
+from s2sr.infer.sink import PieceSink
+from s2sr.infer.tilework import TileResult, predict_tile, read_tile
+from s2sr.infer.tiling import Tile, TilePlan
+
+log = logging.getLogger(__name__)
+
+_CACHE: dict[str, Any] = {}
+
+
+def _worker_predictor(model: dict[str, Any], key: str, precision: str) -> Any:
+    """Build (once per worker process) the torch predictor for ``model``."""
+    if key not in _CACHE:
+        import torch
+
+        from s2sr.bundle import bundle_from_dict
+        from s2sr.infer.backends import TorchPredictor
+
+        torch.set_num_threads(1)
+        _CACHE.clear()
+        _CACHE[key] = TorchPredictor(bundle_from_dict(model, path=key), precision)
+    return _CACHE[key]
+
+
+def dask_tile(model: dict[str, Any], key: str, src: str, plan: TilePlan, t: Tile, bands: list[int],
+              nodata: float | None, edge: str, precision: str) -> TileResult:
+    """Worker task: read and predict one tile."""
+    from s2sr.io.raster import open_raster
+
+    predictor = _worker_predictor(model, key, precision)
+    with open_raster(src) as ds:
+        tin = read_tile(ds, plan, t, bands)
+    return predict_tile(predictor, plan, tin, nodata, edge)
+
+
+def connect(address: str) -> tuple[Any, Any]:
+    """(client, cluster or None) for ``address``."""
+    from distributed import Client, LocalCluster
+
+    if address.startswith("local:"):
+        try:
+            n = int(address.split(":", 1)[1])
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise ConfigError(f"--dask {address!r}: expected local:N with N >= 1 workers, e.g. local:2")
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR)
+        return Client(cluster), cluster
+    try:
+        return Client(address, timeout="20s"), None
+    except OSError as e:
+        raise ConfigError(f"--dask {address!r}: cannot reach the scheduler ({e}); check the address") from None
+
+
+def run_dask(
+    address: str,
+    src: Path,
+    plan: TilePlan,
+    tiles: list[Tile],
+    bands: list[int],
+    model: dict[str, Any],
+    model_key: str,
+    precision: str,
+    nodata: float | None,
+    edge: str,
+    sink: PieceSink,
+    on_tile: Callable[[TileResult], None],
+) -> None:
+    """Compute ``tiles`` on the cluster; the client feeds results to ``sink`` as they complete."""
+    from distributed import as_completed
+
+    client, cluster = connect(address)
+    try:
+        nworkers = max(1, len(client.scheduler_info().get("workers", {})))
+        model_f = client.scatter(model, broadcast=True)
+        todo = list(tiles)
+        window = 2 * nworkers + 2
+
+        def submit(t: Tile) -> Any:
+            return client.submit(dask_tile, model_f, model_key, str(src), plan, t, bands, nodata, edge,
+                                 precision, pure=False)
+
+        ac = as_completed([submit(t) for t in todo[:window]])
+        todo = todo[window:]
+        for fut in ac:
+            res = fut.result()
+            fut.release()
+            sink.add(res)
+            on_tile(res)
+            if todo:
+                ac.add(submit(todo.pop(0)))
+        sink.sync()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

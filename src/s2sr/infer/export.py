@@ -1,0 +1,55 @@
+"""Export a model bundle to ONNX (dynamic H/W) with the bundle metadata in ``metadata_props``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from s2sr.infer.backends import ONNX_META_KEY
+
+log = logging.getLogger(__name__)
+
+
+def bundle_meta(bundle: Any) -> dict[str, Any]:
+    """The bundle's JSON-able description (no weights) plus its receptive field."""
+    d = bundle.to_dict()
+    d.pop("state_dict", None)
+    d["receptive_field"] = int(bundle.receptive_field)
+    d["name"] = Path(bundle.path).stem if bundle.path else bundle.arch
+    return d
+
+
+def export_onnx(model: str | os.PathLike[str] | Any, out: str | os.PathLike[str], opset: int = 17) -> Path:
+    """Write ``model`` (bundle or bundle path) as ONNX to ``out``; input ``lr`` (N, C, H, W), normalised."""
+    import onnx
+    import torch
+
+    from s2sr.bundle import ModelBundle, load_model
+    from s2sr.io.atomic import atomic_file
+
+    bundle = model if isinstance(model, ModelBundle) else load_model(model)
+    out = Path(out)
+    module = bundle.module.to("cpu").eval()
+    x = torch.zeros(1, len(bundle.bands), 16, 16)
+    with atomic_file(out) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tmp_onnx = tmp.with_suffix(".onnx")
+        try:
+            torch.onnx.export(
+                module, (x,), str(tmp_onnx), dynamo=False, opset_version=opset,
+                input_names=["lr"], output_names=["sr"],
+                dynamic_axes={"lr": {0: "n", 2: "h", 3: "w"}, "sr": {0: "n", 2: "H", 3: "W"}},
+            )
+            m = onnx.load(str(tmp_onnx))
+            entry = m.metadata_props.add()
+            entry.key = ONNX_META_KEY
+            entry.value = json.dumps(bundle_meta(bundle))
+            onnx.save(m, str(tmp))
+        finally:
+            tmp_onnx.unlink(missing_ok=True)
+    log.info("exported %s -> %s", bundle.path or bundle.arch, out)
+    return out

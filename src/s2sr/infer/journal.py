@@ -1,0 +1,92 @@
+"""The resume journal: JSON lines beside the partial output, fsynced after the pixels they name.
+
+Line 1 is a header with the run's fingerprint (model weights, input file, every
+option that changes pixels). Each further line lists output pieces whose pixels
+are already on disk. ``--resume`` reopens a journal only when the fingerprint
+matches, so a resumed run can only ever finish the same computation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from s2sr.errors import OutputError
+from s2sr.io.atomic import disk_error
+
+log = logging.getLogger(__name__)
+
+
+def fingerprint(obj: Any) -> str:
+    """sha256 of the canonical JSON of ``obj``."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class Journal:
+    """Append-only record of finished pieces for one run fingerprint."""
+
+    def __init__(self, path: Path, header: dict[str, Any], report_as: Path) -> None:
+        self.path = path
+        self.header = {"kind": "s2sr-apply-journal", "fingerprint": fingerprint(header)}
+        self.report_as = report_as
+        self.done: set[int] = set()
+        self._fh: Any = None
+
+    def load(self) -> bool:
+        """Read finished pieces if the journal exists and matches; return whether it did."""
+        if not self.path.exists():
+            return False
+        with open(self.path, encoding="utf-8") as fh:
+            lines = fh.read().split("\n")
+        try:
+            head = json.loads(lines[0])
+        except (json.JSONDecodeError, IndexError):
+            return False
+        if head != self.header:
+            raise OutputError(
+                f"{self.path}: partial output belongs to a different run (model, input or options changed); "
+                "rerun without --resume to start over"
+            )
+        for line in lines[1:]:
+            try:
+                self.done.update(json.loads(line)["pieces"])
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue  # blank, or torn by a kill: those pieces are simply redone
+        return True
+
+    def open(self, fresh: bool) -> None:
+        try:
+            if fresh:
+                self._fh = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - held open across records
+                self._fh.write(json.dumps(self.header) + "\n")
+                self._sync()
+            else:
+                self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held open across records
+                self._fh.write("\n")  # terminate a torn line, if any; blank lines are skipped
+                self._sync()
+        except OSError as e:
+            raise disk_error(self.report_as, e) from e
+
+    def record(self, pieces: list[int]) -> None:
+        """Append ``pieces`` (their pixels must already be fsynced) and fsync the journal."""
+        if not pieces:
+            return
+        try:
+            self._fh.write(json.dumps({"pieces": pieces}) + "\n")
+            self._sync()
+        except OSError as e:
+            raise disk_error(self.report_as, e) from e
+        self.done.update(pieces)
+
+    def _sync(self) -> None:
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None

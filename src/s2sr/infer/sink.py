@@ -1,0 +1,122 @@
+"""The single writer: gathers tile results into pieces, finalises and writes each piece once.
+
+A piece is written when all its contributing tiles have arrived; contributions
+are summed in row-major tile order so the value of every output pixel is a fixed
+function of deterministic tile computations (bit-identical resume, Dask equal to
+local). Pending contributions are copies of the overlap strips only, so memory
+stays at about one row of overlap zones.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from s2sr.infer.journal import Journal
+from s2sr.infer.scratch import RawScratch
+from s2sr.infer.tilework import TileResult
+from s2sr.infer.tiling import Tile, TilePlan
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """How model values become output pixels."""
+
+    dtype: str
+    nodata: float | None
+
+
+def to_output(values: np.ndarray, valid: np.ndarray, spec: OutputSpec) -> np.ndarray:
+    """Round/clip ``values`` (C, h, w) to ``spec.dtype`` and set invalid pixels to nodata.
+
+    Valid pixels that would equal the nodata value are nudged by one unit so they stay valid.
+    """
+    dt = np.dtype(spec.dtype)
+    if np.issubdtype(dt, np.integer):
+        info = np.iinfo(dt)
+        out = np.clip(np.rint(values), info.min, info.max).astype(dt)
+        if spec.nodata is not None:
+            nd = dt.type(spec.nodata)
+            out[(out == nd) & valid[None]] = nd + 1 if nd < info.max else nd - 1
+    else:
+        out = values.astype(dt)
+    if not valid.all():
+        fill = spec.nodata if spec.nodata is not None else np.nan
+        out[:, ~valid] = fill
+    return out
+
+
+@dataclass
+class PieceSink:
+    """Receives :class:`TileResult` s in any order and writes finished pieces."""
+
+    plan: TilePlan
+    scratch: RawScratch
+    journal: Journal
+    spec: OutputSpec
+    sync_every_s: float = 0.25
+    pending: dict[int, dict[Tile, tuple[np.ndarray | None, np.ndarray]]] = field(default_factory=dict)
+    unsynced: list[int] = field(default_factory=list)
+    written: int = 0
+    _last_sync: float = field(default_factory=time.monotonic)
+
+    def add(self, res: TileResult) -> None:
+        plan, s = self.plan, self.scale
+        fp = plan.footprint(res.tile)
+        for idx in plan.pieces_of(res.tile):
+            if idx in self.journal.done or idx in self.unsynced:
+                continue
+            piece = plan.pieces[idx]
+            w = piece.window()
+            r0, c0 = int(w.row_off - fp.row_off), int(w.col_off - fp.col_off)
+            h, wd = int(w.height), int(w.width)
+            valid = res.valid[r0:r0 + h, c0:c0 + wd]
+            data = None if res.data is None else res.data[:, r0 * s:(r0 + h) * s, c0 * s:(c0 + wd) * s]
+            if len(piece.tiles) == 1:
+                self._write(idx, data, valid)
+                continue
+            got = self.pending.setdefault(idx, {})
+            got[res.tile] = (None if data is None else data.copy(), valid.copy())
+            if len(got) == len(piece.tiles):
+                del self.pending[idx]
+                self._finish(idx, got)
+        if time.monotonic() - self._last_sync >= self.sync_every_s:
+            self.sync()
+
+    @property
+    def scale(self) -> int:
+        return self.plan.scale
+
+    def _finish(self, idx: int, got: dict[Tile, tuple[np.ndarray | None, np.ndarray]]) -> None:
+        total: np.ndarray | None = None
+        for t in sorted(got):
+            d = got[t][0]
+            if d is not None:
+                total = d if total is None else total + d
+        valid = got[min(got)][1]
+        self._write(idx, total, valid)
+
+    def _write(self, idx: int, data: np.ndarray | None, valid: np.ndarray) -> None:
+        s = self.scale
+        w = self.plan.pieces[idx].window()
+        h, wd = int(w.height) * s, int(w.width) * s
+        fine_valid = np.repeat(np.repeat(valid, s, axis=0), s, axis=1)
+        if data is None:
+            data = np.zeros((self.scratch.count, h, wd), np.float32)
+            fine_valid = np.zeros_like(fine_valid)
+        self.scratch.write(int(w.row_off) * s, int(w.col_off) * s, to_output(data, fine_valid, self.spec))
+        self.unsynced.append(idx)
+        self.written += 1
+
+    def sync(self) -> None:
+        """fsync written pixels, then journal them."""
+        if self.unsynced:
+            self.scratch.sync()
+            self.journal.record(self.unsynced)
+            self.unsynced = []
+        self._last_sync = time.monotonic()

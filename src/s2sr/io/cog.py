@@ -1,0 +1,88 @@
+"""Cloud Optimized GeoTIFF: write with GDAL's COG driver, and check a file's COG layout.
+
+:func:`write_cog` converts any GDAL-readable source (a VRT over the streamed raw
+output, a GeoTIFF) into a tiled COG with internal overviews, DEFLATE or ZSTD
+compression and a predictor, written to a temporary name and renamed at the end.
+:func:`cog_problems` is a small validator built on GDAL's own layout metadata.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from s2sr.errors import ConfigError, OutputError
+from s2sr.io.atomic import atomic_file
+
+log = logging.getLogger(__name__)
+
+COMPRESSIONS = ("DEFLATE", "ZSTD")
+
+
+def cog_options(dtype: str, compress: str = "DEFLATE", blocksize: int = 512,
+                resampling: str = "AVERAGE", threads: int | str = "ALL_CPUS") -> dict[str, str]:
+    """Creation options for the COG driver."""
+    compress = compress.upper()
+    if compress not in COMPRESSIONS:
+        raise ConfigError(f"--compress {compress!r}: choose one of {', '.join(COMPRESSIONS)}")
+    predictor = "FLOATING_POINT" if np.issubdtype(np.dtype(dtype), np.floating) else "STANDARD"
+    return {
+        "COMPRESS": compress,
+        "PREDICTOR": predictor,
+        "BLOCKSIZE": str(blocksize),
+        "OVERVIEWS": "IGNORE_EXISTING",
+        "RESAMPLING": resampling,
+        "BIGTIFF": "IF_SAFER",
+        "NUM_THREADS": str(threads),
+    }
+
+
+def write_cog(src: str | os.PathLike[str], dst: str | os.PathLike[str], dtype: str,
+              compress: str = "DEFLATE", blocksize: int = 512) -> Path:
+    """Convert ``src`` to a COG at ``dst`` atomically (temporary name beside it, then rename)."""
+    import rasterio
+    import rasterio.shutil
+    from rasterio.errors import RasterioError
+
+    dst = Path(dst)
+    opts = cog_options(dtype, compress, blocksize)
+    with atomic_file(dst) as tmp:
+        try:
+            with rasterio.Env(GDAL_VRT_ENABLE_RAWRASTERBAND="YES", GDAL_CACHEMAX=256):
+                rasterio.shutil.copy(str(src), str(tmp), driver="COG", **opts)
+        except RasterioError as e:
+            first = (str(e).splitlines() or [type(e).__name__])[0]
+            if "space" in first.lower():
+                raise OutputError(f"{dst}: disk full while writing; free space or write elsewhere") from None
+            raise OutputError(f"{dst}: GDAL could not write the COG ({first}); check the output path") from None
+    return dst
+
+
+def cog_problems(path: str | os.PathLike[str], blocksize: int = 512) -> list[str]:
+    """Reasons why ``path`` is not a valid COG of the expected shape; empty when it is."""
+    import rasterio
+
+    problems: list[str] = []
+    with rasterio.open(path) as ds:
+        struct = ds.tags(ns="IMAGE_STRUCTURE")
+        if struct.get("LAYOUT", "").upper() != "COG":
+            problems.append("no COG layout (IMAGE_STRUCTURE LAYOUT != COG)")
+        if any(bs != (blocksize, blocksize) for bs in ds.block_shapes):
+            problems.append(f"blocks {ds.block_shapes[0]} are not {blocksize}x{blocksize}")
+        comp = (ds.compression.name if ds.compression else "none").upper()
+        if comp not in COMPRESSIONS:
+            problems.append(f"compression {comp} is not DEFLATE or ZSTD")
+        if struct.get("PREDICTOR") not in ("2", "3"):
+            problems.append(f"predictor {struct.get('PREDICTOR')} is not 2 or 3")
+        factors = ds.overviews(1)
+        if max(ds.width, ds.height) > blocksize and not factors:
+            problems.append("no internal overviews although larger than one block")
+        count = len(factors)
+    for level in range(count):
+        with rasterio.open(path, overview_level=level) as ov:
+            if any(bs != (blocksize, blocksize) for bs in ov.block_shapes):
+                problems.append(f"overview {level} is not tiled {blocksize}x{blocksize}")
+    return problems

@@ -1,0 +1,135 @@
+"""Training losses. All take normalised (N, C, H, W) tensors and return a scalar.
+
+- ``pixel_loss``: L1 or Charbonnier (sqrt(d^2 + eps^2), a smooth L1).
+- ``ssim_loss``: 1 - SSIM (11x11 Gaussian window, sigma 1.5, per band).
+- ``gradient_loss``: L1 between horizontal and vertical finite differences.
+- ``consistency_loss``: L1 between ``sensor.degrade_torch(SR)`` and the LR input.
+- ``adversarial_losses``: relativistic average GAN (RaGAN, as in ESRGAN) with
+  binary cross-entropy on logits, or least-squares GAN (LSGAN, targets 1/0).
+- ``PerceptualLoss``: L1 between features of a network the user supplies as a
+  file (``torch.export`` ``.pt2`` or TorchScript); nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from s2sr.errors import ConfigError
+from s2sr.sensor import SensorModel
+
+ADVERSARIAL = ("ragan", "lsgan")
+
+
+def pixel_loss(sr: torch.Tensor, hr: torch.Tensor, kind: str = "charbonnier",
+               eps: float = 1e-3) -> torch.Tensor:
+    d = sr - hr
+    if kind == "l1":
+        return d.abs().mean()
+    if kind == "charbonnier":
+        return torch.sqrt(d * d + eps * eps).mean()
+    raise ValueError(f"unknown pixel loss {kind!r}; use 'l1' or 'charbonnier'")
+
+
+def _gauss_window(size: int, sigma: float, channels: int, like: torch.Tensor) -> torch.Tensor:
+    x = torch.arange(size, dtype=like.dtype, device=like.device) - (size - 1) / 2
+    g = torch.exp(-0.5 * (x / sigma) ** 2)
+    g = g / g.sum()
+    return (g[:, None] * g[None, :]).expand(channels, 1, size, size).contiguous()
+
+
+def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float, size: int = 11,
+         sigma: float = 1.5, reduce: bool = True) -> torch.Tensor:
+    """Mean SSIM (Wang et al. 2004) with a Gaussian window, valid region only.
+
+    ``reduce=False`` gives one value per (image, band).
+    """
+    c = x.shape[1]
+    size = min(size, x.shape[-1], x.shape[-2])
+    w = _gauss_window(size, sigma, c, x)
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+
+    def filt(t: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(t, w, groups=c)
+
+    mx, my = filt(x), filt(y)
+    vx, vy, cxy = filt(x * x) - mx * mx, filt(y * y) - my * my, filt(x * y) - mx * my
+    s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    return s.mean() if reduce else s.mean((2, 3))
+
+
+def ssim_loss(sr: torch.Tensor, hr: torch.Tensor, data_range: float = 4.0) -> torch.Tensor:
+    """1 - SSIM on normalised data (``data_range`` in std units, default 4 sigma)."""
+    return 1.0 - ssim(sr.float(), hr.float(), data_range)
+
+
+def gradient_loss(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+    def grads(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return t[..., :, 1:] - t[..., :, :-1], t[..., 1:, :] - t[..., :-1, :]
+
+    (sx, sy), (hx, hy) = grads(sr), grads(hr)
+    return (sx - hx).abs().mean() + (sy - hy).abs().mean()
+
+
+def consistency_loss(sr: torch.Tensor, lr: torch.Tensor, sensor: SensorModel) -> torch.Tensor:
+    return (sensor.degrade_torch(sr.float()) - lr.float()).abs().mean()
+
+
+def adversarial_losses(kind: str, real: torch.Tensor, fake: torch.Tensor,
+                       for_generator: bool) -> torch.Tensor:
+    """Discriminator loss (``for_generator=False``) or generator loss, from logits.
+
+    ``ragan``: D_Ra(a, b) = sigmoid(C(a) - mean C(b)); D wants real > average fake,
+    G wants the reverse (both terms get gradients from G, as in ESRGAN).
+    ``lsgan``: D wants C(real) = 1, C(fake) = 0; G wants C(fake) = 1.
+    """
+    bce = F.binary_cross_entropy_with_logits
+    real, fake = real.float(), fake.float()
+    if kind == "ragan":
+        dr, df = real - fake.mean(), fake - real.mean()
+        if for_generator:
+            return 0.5 * (bce(dr, torch.zeros_like(dr)) + bce(df, torch.ones_like(df)))
+        return 0.5 * (bce(dr, torch.ones_like(dr)) + bce(df, torch.zeros_like(df)))
+    if kind == "lsgan":
+        if for_generator:
+            return 0.5 * ((fake - 1) ** 2).mean()
+        return 0.5 * (((real - 1) ** 2).mean() + (fake**2).mean())
+    raise ValueError(f"unknown adversarial loss {kind!r}; use one of {ADVERSARIAL}")
+
+
+class PerceptualLoss(nn.Module):
+    """L1 between feature maps of a user-supplied, frozen feature network.
+
+    The file is either a ``torch.export`` program (``.pt2``, loaded with
+    ``torch.export.load``) or a TorchScript module (``torch.jit.load``). It must take
+    a normalised (N, C, H, W) tensor with the model's bands and return a tensor
+    (or a list/tuple of tensors) of features.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__()
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"{p}: perceptual-loss weights file not found; "
+                              "set loss.perceptual_weights to an existing .pt2/TorchScript file or 0 weight")
+        try:
+            if p.suffix == ".pt2":
+                net = torch.export.load(p).module()
+            else:
+                net = torch.jit.load(str(p), map_location="cpu")
+        except Exception as e:  # many torch loader error types
+            first = (str(e).splitlines() or [type(e).__name__])[0][:120]
+            raise ConfigError(f"{p}: cannot load the perceptual feature network ({first}); "
+                              "save it with torch.export.save (.pt2) or torch.jit.save") from None
+        for q in getattr(net, "parameters", list)():
+            q.requires_grad_(False)
+        self.net = net
+
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+        fs, fh = self.net(sr.float()), self.net(hr.float())
+        if isinstance(fs, torch.Tensor):
+            fs, fh = [fs], [fh]
+        return sum(((a - b).abs().mean() for a, b in zip(fs, fh, strict=True)), torch.zeros(()))

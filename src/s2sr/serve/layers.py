@@ -1,0 +1,161 @@
+"""The fixed set of layers a server shows: built once at start, addressed by id, never by path.
+
+Each scene gives up to three tile layers (SR true colour, original true colour, SR false
+colour). Band indexes come from the band descriptions (B2/B02/blue ...); without them the
+project's order B2, B3, B4, B8 is assumed. The SR and the original share one display
+stretch (the original's 2-98 % percentiles) so that a swipe compares like with like.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rasterio.warp import transform_bounds
+
+from s2sr.errors import InputError
+from s2sr.io.raster import read_info
+from s2sr.serve.config import SceneConfig
+from s2sr.serve.stats import Stretch, cached_stretch
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ORDER = ("B2", "B3", "B4", "B8")
+TRUE_COLOUR = ("B4", "B3", "B2")
+FALSE_COLOUR = ("B8", "B4", "B3")
+_ALIASES = {"BLUE": "B2", "GREEN": "B3", "RED": "B4", "NIR": "B8", "B8A": "B8A"}
+LAYER_TITLES = {
+    "sr_rgb": "S2 RGB (High-Res)",
+    "lr_rgb": "S2 RGB (original 10 m)",
+    "sr_false": "S2 false colour (High-Res)",
+}
+FOOTPRINT_TITLE = "Training patches footprint"
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One XYZ tile layer: a file, three band indexes and a display stretch."""
+
+    scene: str
+    id: str
+    name: str
+    path: Path
+    indexes: tuple[int, int, int]
+    stretch: Stretch
+    bounds: tuple[float, float, float, float]  # WGS84 west, south, east, north
+    minzoom: int
+    maxzoom: int
+    role: str  # "sr" or "lr"
+
+
+@dataclass
+class Scene:
+    """What one scene serves: its layers, footprint (GeoJSON dict) and model card."""
+
+    name: str
+    layers: dict[str, Layer] = field(default_factory=dict)
+    footprint: dict[str, Any] | None = None
+    card: dict[str, Any] | None = None
+
+
+def band_name(desc: str | None) -> str | None:
+    """Normalise a band description: 'B02' -> 'B2', 'red' -> 'B4'; None when unknown."""
+    if not desc:
+        return None
+    d = desc.strip().upper()
+    if d in _ALIASES:
+        return _ALIASES[d]
+    m = re.match(r"^B0*(\d+A?)\b", d)
+    return f"B{m.group(1)}" if m else None
+
+
+def band_indexes(path: Path, descriptions: tuple[str | None, ...], count: int,
+                 wanted: tuple[str, str, str]) -> tuple[int, int, int] | None:
+    """1-based indexes of ``wanted`` bands, or None when the file lacks one of them."""
+    names = [band_name(d) for d in descriptions]
+    if not any(names):
+        names = list(DEFAULT_ORDER[:count])
+        log.info("%s: no band descriptions; assuming band order %s", path, ",".join(DEFAULT_ORDER[:count]))
+    try:
+        i = tuple(names.index(b) + 1 for b in wanted)
+    except ValueError:
+        return None
+    return (i[0], i[1], i[2])
+
+
+def _describe(path: Path) -> tuple[Any, tuple[int, int, int], tuple[int, int, int] | None]:
+    info = read_info(path)
+    if info.crs is None:
+        raise InputError(
+            f"{path}: has no CRS, so it cannot be placed on a web map; "
+            "georeference it (e.g. gdal_edit.py -a_srs) or serve a georeferenced image"
+        )
+    rgb = band_indexes(path, info.descriptions, info.count, TRUE_COLOUR)
+    if rgb is None:
+        raise InputError(
+            f"{path}: bands {info.descriptions} lack one of {TRUE_COLOUR}; "
+            "set band descriptions B2,B3,B4(,B8) (e.g. rio edit-info --bidx N --description B4)"
+        )
+    return info, rgb, band_indexes(path, info.descriptions, info.count, FALSE_COLOUR)
+
+
+def _zooms(path: Path) -> tuple[int, int]:
+    from rio_tiler.io import Reader
+
+    with Reader(str(path)) as r:
+        return int(r.minzoom), int(r.maxzoom)
+
+
+def _layer(scene: str, lid: str, path: Path, info: Any, idx: tuple[int, int, int],
+           stretch: Stretch, prefix: str) -> Layer:
+    west, south, east, north = transform_bounds(info.crs, "EPSG:4326", *info.bounds, densify_pts=21)
+    minz, maxz = _zooms(path)
+    return Layer(scene=scene, id=lid, name=prefix + LAYER_TITLES[lid], path=path, indexes=idx,
+                 stretch=stretch, bounds=(west, south, east, north), minzoom=minz, maxzoom=maxz,
+                 role=lid.split("_")[0])
+
+
+def build_layers(sc: SceneConfig, prefix: str = "") -> dict[str, Layer]:
+    """The tile layers of one scene (validated files, stretch computed once per file)."""
+    sr = Path(sc.sr)
+    sr_info, sr_rgb, sr_false = _describe(sr)
+    rgb_st = cached_stretch(sr, sr_rgb)
+    false_st = cached_stretch(sr, sr_false) if sr_false else None
+    lr_layer = None
+    if sc.lr is not None:
+        lr = Path(sc.lr)
+        lr_info, lr_rgb, lr_false = _describe(lr)
+        lr_st = cached_stretch(lr, lr_rgb)
+        if same_units(rgb_st, lr_st):  # show the SR with the original's stretch
+            rgb_st = lr_st
+            false_st = cached_stretch(lr, lr_false) if sr_false and lr_false else false_st
+        else:
+            log.warning("%s and %s have different value ranges (not the same units?); "
+                        "each is stretched on its own", sr, lr)
+        lr_layer = _layer(sc.name, "lr_rgb", lr, lr_info, lr_rgb, lr_st, prefix)
+    layers = {"sr_rgb": _layer(sc.name, "sr_rgb", sr, sr_info, sr_rgb, rgb_st, prefix)}
+    if lr_layer is not None:
+        layers["lr_rgb"] = lr_layer
+    if sr_false is not None and false_st is not None:
+        layers["sr_false"] = _layer(sc.name, "sr_false", sr, sr_info, sr_false, false_st, prefix)
+    else:
+        log.warning("%s: no B8 band found; the false-colour layer is not shown", sr)
+    return layers
+
+
+def same_units(a: Stretch, b: Stretch) -> bool:
+    """True when two stretches look like the same units (centres within a factor 2 per band)."""
+    for (a0, a1), (b0, b1) in zip(a, b, strict=True):
+        ca, cb = (a0 + a1) / 2, (b0 + b1) / 2
+        if ca <= 0 or cb <= 0 or max(ca, cb) / min(ca, cb) > 2:
+            return False
+    return True
+
+
+def union_bounds(layers: list[Layer]) -> tuple[float, float, float, float]:
+    """WGS84 bounds covering all ``layers``."""
+    return (min(la.bounds[0] for la in layers), min(la.bounds[1] for la in layers),
+            max(la.bounds[2] for la in layers), max(la.bounds[3] for la in layers))

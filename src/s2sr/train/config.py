@@ -1,0 +1,194 @@
+"""Typed training configuration, validated at load (TOML, YAML or JSON; no code executed).
+
+``load_config(path, overrides)`` reads a file (or only defaults when ``path`` is
+None), applies overrides and validates the result. Overrides use dotted keys
+(``"run.max_steps"``) or the CLI's short names (``"max_steps"``, ``"arch"``...).
+Every error is a one-line :class:`~s2sr.errors.ConfigError` naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from s2sr.errors import ConfigError
+
+# CLI short names -> dotted keys
+SHORT_KEYS = {
+    "arch": "model.arch",
+    "max_steps": "run.max_steps",
+    "minutes": "run.minutes",
+    "batch_size": "run.batch_size",
+    "seed": "run.seed",
+    "device": "run.device",
+    "precision": "run.precision",
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelCfg(_Strict):
+    arch: str = "light"
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("arch")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from s2sr.archs import ARCHS
+
+        if v not in ARCHS or v == "bicubic":
+            raise ValueError(f"unknown architecture {v!r}; choose one of {sorted(set(ARCHS) - {'bicubic'})}")
+        return v
+
+
+class OptimCfg(_Strict):
+    lr: float = Field(2e-4, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    betas: tuple[float, float] = (0.9, 0.99)
+    schedule: Literal["cosine", "step", "constant"] = "cosine"
+    warmup_steps: int = Field(0, ge=0)
+    min_lr_ratio: float = Field(0.01, ge=0, le=1)
+    step_size: int = Field(1000, gt=0)
+    gamma: float = Field(0.5, gt=0, le=1)
+    grad_clip: float | None = Field(1.0, gt=0)
+
+
+class LossCfg(_Strict):
+    pixel: Literal["charbonnier", "l1"] = "charbonnier"
+    pixel_weight: float = Field(1.0, ge=0)
+    ssim_weight: float = Field(0.0, ge=0)
+    gradient_weight: float = Field(0.0, ge=0)
+    consistency_weight: float = Field(0.0, ge=0)
+    perceptual_weight: float = Field(0.0, ge=0)
+    perceptual_weights: str | None = None
+
+
+class GanCfg(_Strict):
+    """Stage 2: after ``start_step`` pixel-loss steps, add the adversarial loss."""
+
+    enabled: bool = False
+    start_step: int = Field(0, ge=0)
+    adversarial: Literal["ragan", "lsgan"] = "ragan"
+    weight: float = Field(5e-3, ge=0)
+    discriminator: Literal["srgan", "patch"] = "srgan"
+    d_kwargs: dict[str, Any] = Field(default_factory=dict)
+    d_lr: float = Field(1e-4, gt=0)
+
+
+class RunCfg(_Strict):
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    batch_size: int = Field(16, gt=0)
+    max_steps: int = Field(2000, gt=0)
+    minutes: float | None = Field(None, gt=0)
+    ema_decay: float | None = Field(0.999, ge=0, lt=1)
+    augment: bool = True
+    val_every: int = Field(200, gt=0)
+    val_patches: int = Field(256, gt=0)
+    log_every: int = Field(10, gt=0)
+    ckpt_every: int = Field(500, gt=0)
+    norm_patches: int = Field(512, gt=0)
+    data_range: float = Field(10000.0, gt=0)
+    tensorboard: bool = True
+
+
+class TrainConfig(_Strict):
+    model: ModelCfg = Field(default_factory=ModelCfg)
+    optim: OptimCfg = Field(default_factory=OptimCfg)
+    loss: LossCfg = Field(default_factory=LossCfg)
+    gan: GanCfg = Field(default_factory=GanCfg)
+    run: RunCfg = Field(default_factory=RunCfg)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def _read(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found; pass an existing TOML/YAML/JSON file")
+    text = path.read_text()
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+        elif path.suffix == ".json":
+            data = json.loads(text)
+        else:
+            data = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, ValueError) as e:
+        raise ConfigError(f"{path}: cannot parse ({str(e).splitlines()[0]}); fix the syntax") from None
+    except Exception as e:  # yaml.YAMLError and friends
+        raise ConfigError(f"{path}: cannot parse ({' '.join(str(e).split())}); fix the syntax") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a table/mapping of sections")
+    return data
+
+
+def _apply(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        parts = SHORT_KEYS.get(key, key).split(".")
+        node = data
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {key}: {p!r} is not a section")
+        node[parts[-1]] = value
+    return data
+
+
+def _one_line(where: str, err: ValidationError) -> ConfigError:
+    e = err.errors()[0]
+    loc = ".".join(str(x) for x in e["loc"]) or "(top level)"
+    msg = e["msg"].removeprefix("Value error, ")
+    if e["type"] == "extra_forbidden":
+        msg = "unknown key"
+    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return ConfigError(f"{where}: {loc}: {msg}{more}; fix it (see docs/training.md for the keys)")
+
+
+def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Read, override and validate a training config; ``path=None`` means defaults."""
+    data = _read(Path(path)) if path is not None else {}
+    data = _apply(data, dict(overrides or {}))
+    try:
+        return TrainConfig.model_validate(data)
+    except ValidationError as e:
+        raise _one_line(str(path) if path is not None else "config", e) from None
+
+
+def builtin_names() -> list[str]:
+    return sorted(p.name[:-5] for p in resources.files("s2sr.configs").iterdir() if p.name.endswith(".toml"))
+
+
+def builtin_path(name: str) -> Path:
+    """Path of a config shipped with the package (``light``, ``srresnet``, ``rrdb``, ``demo``)."""
+    p = resources.files("s2sr.configs") / f"{name}.toml"
+    if not p.is_file():
+        raise ConfigError(f"no built-in config {name!r}; choose one of {builtin_names()} or pass a file")
+    return Path(str(p))
+
+
+def builtin_config(name: str, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Load a built-in config by name (works from an installed package)."""
+    return load_config(builtin_path(name), overrides)
+
+
+def resolve_config_arg(arg: str | None) -> Path | None:
+    """CLI helper: an existing file path, else a built-in name, else None."""
+    if arg is None:
+        return None
+    p = Path(arg)
+    if p.exists() or p.suffix:
+        return p
+    return builtin_path(arg)

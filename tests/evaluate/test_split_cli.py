@@ -1,0 +1,111 @@
+"""--split-from scores test patches only; CLI errors are one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from s2sr.cli.main import main
+from s2sr.data.store import StoreWriter
+from s2sr.evaluate.config import make_config
+from s2sr.evaluate.run import evaluate
+from s2sr.evaluate.wald import degrade_image
+
+from .conftest import smooth_image
+
+X0, Y0, RES = 500000.0, 4600000.0, 10.0
+
+
+def _box(c0: int, r0: int, c1: int, r1: int) -> dict:
+    """Bounds of LR pixel columns c0..c1, rows r0..r1 (prepare's index.csv fields)."""
+    return {"left": X0 + c0 * RES, "right": X0 + c1 * RES, "top": Y0 - r0 * RES, "bottom": Y0 - r1 * RES}
+
+
+def _prepared(root: Path, boxes: dict[str, list[dict]]) -> Path:
+    for split, rows in boxes.items():
+        w = StoreWriter(root, split, ["B2", "B3", "B4", "B8"], 16, 4)
+        for i, b in enumerate(rows):
+            w.add(np.zeros((4, 16, 16)), np.zeros((4, 64, 64)), {"id": i, "pair": 0, **b})
+        w.close()
+    return root
+
+
+def test_split_from_excludes_training_areas(make_raster, bicubic_model, tmp_path) -> None:
+    img = make_raster("img.tif", data=smooth_image((4, 128, 128), 5), res=2.5, nodata=None)
+    pair = degrade_image(img, tmp_path / "pair", 4, progress=False)
+    # corrupt the reference inside the training area: scoring it would wreck the PSNR
+    import rasterio
+
+    with rasterio.open(pair.hr, "r+") as ds:
+        hr = ds.read()
+        hr[:, :, 48:] += 2000
+        ds.write(hr)
+    ds_dir = _prepared(tmp_path / "prep", {"test": [_box(0, 0, 16, 16)], "train": [_box(12, 0, 32, 32)],
+                                           "val": []})
+    model = bicubic_model(4)
+    res = evaluate(make_config(model=model, lr=pair.lr, hr=pair.hr, out=tmp_path / "ev", split_from=ds_dir,
+                               tile=32, progress=False))
+    # test box = fine cols 0..64, rows 0..64; train overlap removes fine cols 48..64
+    assert res.pixels == 48 * 64
+    doc = json.loads(res.metrics_path.read_text())
+    assert all(t["col_off"] + t["width"] <= 64 and t["row_off"] + t["height"] <= 64 for t in doc["tiles"])
+    full = evaluate(make_config(model=model, lr=pair.lr, hr=pair.hr, out=tmp_path / "ev2", tile=32, progress=False))
+    assert res.methods["model"]["psnr"] > 25 > full.methods["model"]["psnr"]
+
+
+def test_split_from_without_test_split_is_clear(make_raster, bicubic_model, tmp_path) -> None:
+    lr = make_raster("lr.tif", shape=(4, 16, 16))
+    hr = make_raster("hr.tif", shape=(4, 64, 64), res=2.5)
+    code = main(["evaluate", "--model", str(bicubic_model(4)), "--lr", str(lr), "--hr", str(hr),
+                 "--out", str(tmp_path / "ev"), "--split-from", str(tmp_path)])
+    assert code == 2
+
+
+def _one_line_error(capsys, argv: list[str]) -> str:
+    code = main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1, err
+    return err[0]
+
+
+def test_cli_errors_are_one_line(make_raster, bicubic_model, tmp_path, capsys) -> None:
+    img = make_raster("img.tif", shape=(4, 32, 32))
+    rgb = make_raster("rgb.tif", shape=(3, 32, 32))
+    out = str(tmp_path / "ev")
+    msg = _one_line_error(capsys, ["-q", "evaluate", "--model", str(tmp_path / "none.pt"), "--wald", str(img), "--out", out])
+    assert msg == f"s2sr evaluate: error: {tmp_path / 'none.pt'}: model file not found; pass the path of RUN/best.pt"
+    model = str(bicubic_model(4))
+    msg = _one_line_error(capsys, ["-q", "evaluate", "--model", model, "--wald", str(rgb), "--out", out])
+    assert msg == (f"s2sr evaluate: error: {rgb}: 3 band(s) selected, the model expects 4 (B2,B3,B4,B8); "
+                   "pass --bands with 4 band numbers in that order")
+    msg = _one_line_error(capsys, ["-q", "evaluate", "--model", model, "--wald", str(img), "--bands", "1,2,3", "--out", out])
+    assert "3 band(s) selected, the model expects 4" in msg
+    msg = _one_line_error(capsys, ["-q", "evaluate", "--model", model, "--lr", str(img), "--out", out])
+    assert msg == "s2sr evaluate: error: give --lr LR.tif and --hr HR.tif together, or --wald IMG.tif"
+    msg = _one_line_error(capsys, ["-q", "degrade", str(img), str(tmp_path / "d"), "--scale", "1.5"])
+    assert "scale '1.5' is not an integer in 2..8" in msg
+    assert not Path(out).exists()  # failed runs leave no output directory
+
+
+def test_cli_degrade_then_evaluate_pair(make_raster, bicubic_model, tmp_path, capsys) -> None:
+    img = make_raster("img.tif", data=smooth_image((4, 66, 64), 2), nodata=None)
+    assert main(["-q", "degrade", str(img), str(tmp_path / "d"), "--scale", "2"]) == 0
+    out = tmp_path / "ev"
+    assert main(["-q", "evaluate", "--model", str(bicubic_model(2)), "--lr", str(tmp_path / "d" / "lr.tif"),
+                 "--hr", str(tmp_path / "d" / "hr.tif"), "--out", str(out), "--no-sr"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith(f"{out / 'report.html'}: model PSNR ") and "vs bicubic" in line
+    assert (out / "metrics.json").is_file() and not (out / "sr.tif").exists()
+
+
+@pytest.mark.parametrize("missing", ["test"])
+def test_load_split_messages(tmp_path, missing) -> None:
+    from s2sr.errors import InputError
+    from s2sr.evaluate.split import load_split
+
+    with pytest.raises(InputError, match=f"no {missing} split"):
+        load_split(tmp_path)

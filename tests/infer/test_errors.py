@@ -1,0 +1,133 @@
+"""Clear one-line errors and warnings of apply/export: bands, models, outputs, disk full, options."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from s2sr.cli.main import main
+from s2sr.errors import ConfigError, InputError, ModelError, OutputError
+from s2sr.infer.apply import ApplyOptions, apply_model
+from s2sr.infer.scratch import RawScratch
+
+Q = dict(progress=False)
+
+
+def test_band_count_mismatch_names_file_bands_and_fix(make_raster, bicubic_pt, tmp_path):
+    src = make_raster(shape=(6, 8, 8))
+    with pytest.raises(InputError) as e:
+        apply_model(bicubic_pt, src, tmp_path / "o.tif", ApplyOptions(**Q))
+    assert str(e.value) == (f"{src}: has 6 band(s) but model bicubic expects 4 (B2, B3, B4, B8); "
+                            "pass --bands with 4 band numbers in that order, e.g. --bands 1,2,3,4")
+    with pytest.raises(InputError) as e:
+        apply_model(bicubic_pt, src, tmp_path / "o.tif", ApplyOptions(bands="1,2", **Q))
+    assert str(e.value) == (f"{src}: --bands [1, 2] selects 2 band(s) but model bicubic expects 4 "
+                            "(B2, B3, B4, B8); pass --bands with 4 band numbers")
+    with pytest.raises(InputError) as e:
+        apply_model(bicubic_pt, src, tmp_path / "o.tif", ApplyOptions(bands="1,2,3,9", **Q))
+    assert str(e.value) == f"{src}: has 6 band(s), --bands asks for [1, 2, 3, 9]; pass --bands with indices 1..6"
+
+
+def test_bands_option_selects_and_orders(make_raster, bicubic_pt, tmp_path):
+    rng = np.random.default_rng(1)
+    data = rng.integers(100, 4000, size=(6, 10, 10)).astype(np.uint16)
+    src = make_raster(data=data, nodata=None)
+    a = make_raster(data=data[[5, 3, 1, 0]], nodata=None)
+    import rasterio
+
+    apply_model(bicubic_pt, src, tmp_path / "sel.tif", ApplyOptions(bands="6,4,2,1", **Q))
+    apply_model(bicubic_pt, a, tmp_path / "ref.tif", ApplyOptions(**Q))
+    with rasterio.open(tmp_path / "sel.tif") as x, rasterio.open(tmp_path / "ref.tif") as y:
+        assert np.array_equal(x.read(), y.read())
+
+
+def test_model_errors(make_raster, tmp_path):
+    src = make_raster(shape=(4, 8, 8))
+    missing = tmp_path / "nope.pt"
+    with pytest.raises(ModelError) as e:
+        apply_model(missing, src, tmp_path / "o.tif", ApplyOptions(**Q))
+    assert str(e.value) == f"{missing}: model file not found; pass the path of RUN/best.pt"
+    corrupt = tmp_path / "bad.pt"
+    corrupt.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(ModelError) as e:
+        apply_model(corrupt, src, tmp_path / "o.tif", ApplyOptions(**Q))
+    assert str(e.value).startswith(f"{corrupt}: corrupt or truncated checkpoint (")
+
+
+def test_output_errors(make_raster, bicubic_pt, tmp_path):
+    src = make_raster(shape=(4, 8, 8))
+    bad = tmp_path / "no" / "dir" / "o.tif"
+    with pytest.raises(OutputError) as e:
+        apply_model(bicubic_pt, src, bad, ApplyOptions(**Q))
+    assert str(e.value) == f"{bad}: parent directory {bad.parent} does not exist; create it first"
+    with pytest.raises(ConfigError) as e:
+        apply_model(bicubic_pt, src, src, ApplyOptions(**Q))
+    assert str(e.value) == f"{src}: output would overwrite the input; choose another output path"
+
+
+def test_disk_full_is_an_output_error(tmp_path):
+    """A real ENOSPC from the kernel (/dev/full) becomes a one-line OutputError."""
+    sc = RawScratch(tmp_path / "x.raw", 8, 8, 4, "uint16", report_as=tmp_path / "out.tif")
+    sc.fd = os.open("/dev/full", os.O_WRONLY)
+    try:
+        with pytest.raises(OutputError) as e:
+            sc.write(0, 0, np.ones((4, 8, 8), np.uint16))
+    finally:
+        sc.close()
+    assert str(e.value) == f"{tmp_path / 'out.tif'}: disk full while writing; free space or write elsewhere"
+
+
+def test_resolution_warning(make_raster, bicubic_pt, tmp_path, caplog):
+    src = make_raster(shape=(4, 8, 8), res=20.0)
+    with caplog.at_level(logging.WARNING, logger="s2sr.infer.apply"):
+        apply_model(bicubic_pt, src, tmp_path / "o.tif", ApplyOptions(**Q))
+    assert f"{src}: pixel size 20 differs from the model's training resolution 10" in caplog.text
+
+
+@pytest.mark.parametrize("kw,msg", [
+    (dict(precision="fp16"), "--precision 'fp16': choose one of fp32, bf16"),
+    (dict(window=(0, 0, 4, 4), bbox=(0, 0, 1, 1)), "--window and --bbox: pass only one of them"),
+    (dict(out_dtype="int8"), "--out-dtype 'int8': choose one of same, float32"),
+])
+def test_option_errors(kw, msg):
+    with pytest.raises(ConfigError) as e:
+        ApplyOptions(**kw)
+    assert str(e.value) == msg
+
+
+def test_window_and_bbox_outside(make_raster, bicubic_pt, tmp_path):
+    src = make_raster(shape=(4, 8, 8))
+    with pytest.raises(ConfigError) as e:
+        apply_model(bicubic_pt, src, tmp_path / "o.tif", ApplyOptions(window=(4, 4, 8, 8), **Q))
+    assert str(e.value) == "window 4,4,8,8: not inside the 8x8 scene; pass --window/--bbox within the input"
+    with pytest.raises(ConfigError) as e:
+        apply_model(bicubic_pt, src, tmp_path / "o.tif", ApplyOptions(bbox=(0, 0, 10, 10), **Q))
+    assert str(e.value).startswith("--bbox (0, 0, 10, 10): does not overlap ")
+
+
+def test_cli_prints_one_line_and_exits_2(make_raster, bicubic_pt, tmp_path, capsys):
+    src = make_raster(shape=(3, 8, 8))
+    rc = main(["apply", str(bicubic_pt), str(src), str(tmp_path / "o.tif")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1
+    assert err[0].startswith(f"s2sr apply: error: {src}: has 3 band(s) but model bicubic expects 4")
+
+
+def test_cli_apply_and_export_end_to_end(make_raster, bicubic_pt, tmp_path):
+    src = make_raster(shape=(4, 12, 10))
+    out, onnx_out = tmp_path / "o.tif", tmp_path / "m.onnx"
+    assert main(["-q", "apply", str(bicubic_pt), str(src), str(out), "--tile", "8", "--overlap", "2",
+                 "--window", "1,2,8,9", "--compress", "ZSTD"]) == 0
+    import rasterio
+
+    with rasterio.open(out) as ds:
+        assert (ds.width, ds.height) == (32, 36)
+    assert main(["-q", "export", str(bicubic_pt), str(onnx_out)]) == 0 and onnx_out.stat().st_size > 0
+    # the CLI module itself must not import torch/rasterio at import time
+    code = "import sys, s2sr.cli.apply, s2sr.cli.export; print('torch' in sys.modules, 'rasterio' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False False"

@@ -1,0 +1,80 @@
+"""--resume after a real SIGKILL finishes the scene bit-identically; the journal guards its run."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+
+from s2sr.errors import OutputError
+from s2sr.infer.apply import ApplyOptions, apply_model
+
+TILE = ["--tile", "8", "--overlap", "2"]
+
+
+def _journal_pieces(path: Path) -> int:
+    if not path.exists():
+        return 0
+    n = 0
+    for line in path.read_text().splitlines()[1:]:
+        with contextlib.suppress(json.JSONDecodeError, KeyError):  # a line torn by the kill
+            n += len(json.loads(line)["pieces"])
+    return n
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_is_bit_identical(make_raster, bicubic_pt, tmp_path):
+    src = make_raster(shape=(4, 240, 240), seed=5)
+    ref, out = tmp_path / "ref.tif", tmp_path / "out.tif"
+    full = apply_model(bicubic_pt, src, ref, ApplyOptions(tile=8, overlap=2, progress=False))
+    journal = tmp_path / ".out.tif.partial.jsonl"
+    cmd = [sys.executable, "-m", "s2sr", "-q", "apply", str(bicubic_pt), str(src), str(out), *TILE]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while _journal_pieces(journal) < 200 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode() if proc.stderr else ""
+    done = _journal_pieces(journal)
+    assert not out.exists() and 0 < done < 59 * 59  # 30 cores per axis -> 59 segments per axis
+    res = apply_model(bicubic_pt, src, out, ApplyOptions(tile=8, overlap=2, progress=False, resume=True))
+    assert res.pieces_resumed >= done and 0 < res.tiles_computed < full.tiles_computed
+    with rasterio.open(ref) as a, rasterio.open(out) as b:
+        assert np.array_equal(a.read(), b.read())
+        assert a.profile == b.profile and a.tags() == b.tags()
+    assert ref.read_bytes() == out.read_bytes()
+    assert not journal.exists()
+
+
+def test_resume_refuses_a_journal_of_another_run(make_raster, bicubic_pt, tmp_path):
+    src = make_raster(shape=(4, 20, 20))
+    out = tmp_path / "out.tif"
+    journal = tmp_path / ".out.tif.partial.jsonl"
+    raw = tmp_path / ".out.tif.partial.raw"
+    journal.write_text(json.dumps({"kind": "s2sr-apply-journal", "fingerprint": "other"}) + "\n")
+    raw.write_bytes(b"")
+    with pytest.raises(OutputError) as e:
+        apply_model(bicubic_pt, src, out, ApplyOptions(resume=True, progress=False))
+    assert str(e.value) == (f"{journal}: partial output belongs to a different run (model, input or options "
+                            "changed); rerun without --resume to start over")
+    # without --resume the stale partial output is simply replaced
+    apply_model(bicubic_pt, src, out, ApplyOptions(progress=False))
+    assert out.exists() and not journal.exists() and not raw.exists()
+
+
+def test_resume_without_partial_starts_fresh(make_raster, bicubic_pt, tmp_path):
+    src = make_raster(shape=(4, 20, 20))
+    res = apply_model(bicubic_pt, src, tmp_path / "o.tif", ApplyOptions(resume=True, progress=False, tile=8, overlap=2))
+    assert res.pieces_resumed == 0 and res.tiles_computed == res.tiles_total == 9
