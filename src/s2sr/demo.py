@@ -107,10 +107,11 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
 
 
 def _serve(cfg: DemoConfig, res: DemoResult) -> None:
-    from s2sr.serve.app import ServeConfig, serve
+    from s2sr.serve.app import serve
+    from s2sr.serve.config import SceneConfig, ServeConfig
 
-    serve(ServeConfig.for_scene(
-        sr=Path(res.paths["sr"]), lr=Path(res.paths["lr"]),
-        footprint=Path(res.paths["dataset"]) / "footprint.geojson",
-        model=Path(res.paths["model"]), host=cfg.host, port=cfg.port,
-    ))
+    scene = SceneConfig(
+        name="demo", sr=Path(res.paths["sr"]), lr=Path(res.paths["lr"]),
+        footprint=Path(res.paths["dataset"]) / "footprint.geojson", model=Path(res.paths["model"]),
+    )
+    serve(ServeConfig(scenes=[scene], host=cfg.host, port=cfg.port))

@@ -141,6 +141,12 @@ def _noise(rng: np.random.Generator, size: int, sigma_px: float) -> np.ndarray:
     return (n - n.mean()) / (n.std() + 1e-6)
 
 
+def _grid(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row (n, 1) and column (1, n) float32 coordinates that broadcast to (n, n)."""
+    i = np.arange(n, dtype=np.float32)
+    return i[:, None], i[None, :]
+
+
 def _white(rng: np.random.Generator, size: int) -> np.ndarray:
     return rng.standard_normal((size, size), dtype=np.float32)
 
@@ -189,7 +195,7 @@ def _warp(rng: np.random.Generator, layers: list[np.ndarray], size: int, res: fl
     cells = max(4, size // max(8, int(400 / res)))
     dy = _coarse_noise(rng, size, cells) * amp
     dx = _coarse_noise(rng, size, cells) * amp
-    rr, cc = np.mgrid[0:size, 0:size].astype(np.float32)
+    rr, cc = _grid(size)
     coords = np.stack([rr + dy, cc + dx])
     return [ndimage.map_coordinates(a, coords, order=0, mode="mirror") for a in layers]
 
@@ -212,7 +218,7 @@ def _rural(rng: np.random.Generator, parcels: np.ndarray, size: int, res: float)
     # crop rows: stripes of 8-14 m period, one direction per parcel
     theta = rng.uniform(0, math.pi, size=n).astype(np.float32)[parcels]
     period = (rng.uniform(8, 14, size=n) / res).astype(np.float32)[parcels]
-    rr, cc = np.mgrid[0:size, 0:size].astype(np.float32)
+    rr, cc = _grid(size)
     stripes = np.sin(2 * math.pi * (cc * np.cos(theta) + rr * np.sin(theta)) / period)
     crowns = _noise(rng, size, 2.5 / res)
     tex = 1.0 + 0.05 * _noise(rng, size, 12.0 / res) + 0.04 * crowns
@@ -275,7 +281,7 @@ def _paint_town(rng: np.random.Generator, img: np.ndarray, town: np.ndarray, siz
 
 def _water(rng: np.random.Generator, size: int, res: float) -> np.ndarray:
     """A meandering river and a lake (smooth blob)."""
-    rr, cc = np.mgrid[0:size, 0:size].astype(np.float32)
+    rr, cc = _grid(size)
     x0 = rng.uniform(0.15, 0.85) * size
     amp = rng.uniform(40, 120) / res
     wl = rng.uniform(600, 1200) / res
@@ -303,7 +309,7 @@ def _sensor_image(
     n = lr.shape[-1]
     cy, cx = rng.uniform(0.15, 0.85, size=2) * n
     rad = max(2.0, 0.04 * n)
-    rr, cc = np.mgrid[0:n, 0:n]
+    rr, cc = _grid(n)
     cloud = np.exp(-0.5 * (np.hypot(rr - cy, cc - cx) / rad) ** 4)
     lr = lr * (1 - cloud) + 7000.0 * cloud
     lr += rng.normal(0.0, 1.0, lr.shape) * (6.0 + 0.004 * np.abs(lr))
@@ -320,12 +326,17 @@ def degrade_shifted(hr: np.ndarray, sensor: SensorModel, dx: float, dy: float) -
     """
     from scipy.ndimage import convolve1d
 
-    from s2sr.sensor import area_downsample
+    x = np.asarray(hr, dtype=np.float32)
+    s = sensor.scale
+    x = convolve1d(x, _shifted_kernel(sensor.sigma_hr, dx).astype(np.float32), axis=-1, mode="mirror")
+    x = x.reshape(*x.shape[:-1], x.shape[-1] // s, s).mean(axis=-1)  # area mean along x first
+    x = convolve1d(x, _shifted_kernel(sensor.sigma_hr, dy).astype(np.float32), axis=-2, mode="mirror")
+    return _rows_mean(x, s)
 
-    x = np.asarray(hr, dtype=np.float64)
-    for axis, t in ((-1, dx), (-2, dy)):
-        x = convolve1d(x, _shifted_kernel(sensor.sigma_hr, t), axis=axis, mode="mirror")
-    return area_downsample(x, sensor.scale)
+
+def _rows_mean(x: np.ndarray, s: int) -> np.ndarray:
+    *lead, h, w = x.shape
+    return x.reshape(*lead, h // s, s, w).mean(axis=-2, dtype=np.float64).astype(np.float32)
 
 
 def _shifted_kernel(sigma: float, t: float) -> np.ndarray:
@@ -340,7 +351,7 @@ def _nodata_strip(rng: np.random.Generator, lr: np.ndarray) -> dict[str, float]:
     n = lr.shape[-1]
     top = rng.uniform(0.03, 0.08) * n
     bottom = rng.uniform(0.0, 0.03) * n
-    rr, cc = np.mgrid[0:n, 0:n]
+    rr, cc = _grid(n)
     edge = top + (bottom - top) * rr / max(n - 1, 1)
     lr[:, cc < edge] = NODATA
     return {"side": "west", "cols_at_top": round(float(top), 2), "cols_at_bottom": round(float(bottom), 2)}
@@ -358,7 +369,7 @@ def _write(path: Path, data: np.ndarray, res: float) -> None:
     prof = dict(driver="GTiff", width=w, height=h, count=data.shape[0], dtype="uint16",
                 crs=CRS.from_epsg(CRS_EPSG), transform=Affine(res, 0, ORIGIN[0], 0, -res, ORIGIN[1]),
                 nodata=NODATA, tiled=True, blockxsize=tile, blockysize=tile,
-                compress="deflate", predictor=2)
+                compress="deflate", predictor=2, zlevel=1)
     with atomic_file(path) as tmp, rasterio.open(tmp, "w", **prof) as ds:
         ds.write(data)
         ds.descriptions = BANDS

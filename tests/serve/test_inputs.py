@@ -214,3 +214,12 @@ def test_real_sentinel2_sample(shared_data: Path) -> None:
     r = client.get(f"/tiles/{layers[0]['scene']}/sr_rgb/{t.z}/{t.x}/{t.y}.png")
     img = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGBA"))
     assert r.status_code == 200 and (img[..., 3] == 255).all() and img[..., :3].std() > 10
+
+
+def test_missing_overviews_are_reported(make_raster, monkeypatch, caplog) -> None:
+    from s2sr.serve import layers
+
+    monkeypatch.setattr(layers, "NO_OVERVIEW_WARN", 100)
+    p = make_raster("big.tif", crs=CRS, shape=(4, 128, 128))
+    create_app(config_from_options([str(p)]))
+    assert f"{p}: no overviews, so low zooms will be slow" in caplog.text

@@ -97,7 +97,8 @@ def _check_tools(driver) -> None:
     assert right - left == pytest.approx(width / 2 - 150, abs=3)
     driver.find_element("id", "swipe-toggle").click()
     assert driver.execute_script("return window.s2srMap.getPane('srPane').style.clip") == ""
-    driver.find_element("id", "swipe-toggle").click()  # leave it on for the screenshot
+    driver.find_element("id", "swipe-toggle").click()  # leave it on for the screenshot, at 50 %
+    driver.execute_script("window.s2srSwipe.setFraction(0.5)")
     driver.execute_script("var r = document.getElementById('opacity'); r.value = 30;"
                           "r.dispatchEvent(new Event('input'));")
     opacities = driver.execute_script(

@@ -113,17 +113,18 @@ def degraded_hr(hr: HRReader, win: Window, sensor: SensorModel, margin: int) -> 
     data, ok = hr.read(win, margin)
     if not ok.all():
         return None
-    d = sensor.degrade(data)
+    d = np.stack([sensor.degrade(band) for band in data])  # band by band: less float64 memory
     return d[:, margin:-margin, margin:-margin] if margin else d
 
 
-def estimate_shift(samples: list[WindowSample], hr: HRReader, sensor: SensorModel, margin: int) -> ShiftEstimate:
-    """Median phase-correlation shift of LR relative to the degraded HR over ``samples``."""
-    per = []
-    for s in samples:
-        d = degraded_hr(hr, s.window, sensor, margin)
-        if d is not None:
-            per.append(phase_correlation(s.lr, d))
+def degrade_windows(samples: list[WindowSample], hr: HRReader, sensor: SensorModel, margin: int) -> list[np.ndarray | None]:
+    """The degraded HR under each sample window (None where the HR has gaps)."""
+    return [degraded_hr(hr, s.window, sensor, margin) for s in samples]
+
+
+def estimate_shift(samples: list[WindowSample], degraded: list[np.ndarray | None]) -> ShiftEstimate:
+    """Median phase-correlation shift of LR relative to the degraded HR over the windows."""
+    per = [phase_correlation(s.lr, d) for s, d in zip(samples, degraded, strict=True) if d is not None]
     if not per:
         return ShiftEstimate(0.0, 0.0, [])
     a = np.asarray(per)

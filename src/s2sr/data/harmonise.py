@@ -1,7 +1,7 @@
 """Radiometric harmonisation: per-band robust linear fit LR ~ gain * degrade(HR) + offset.
 
 The fit uses the co-registration windows, with the HR resampled at the estimated
-shift (so edges line up), valid and cloud-free LR pixels only. It is robust:
+shift (its first estimate; the residual is a few hundredths of a pixel) (so edges line up), valid and cloud-free LR pixels only. It is robust:
 least squares, then refits that drop residuals beyond 3 robust sigmas (MAD).
 Applying it maps HR patches to the LR radiometry: ``hr' = gain * hr + offset``.
 """
@@ -13,9 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from s2sr.data.coregister import WindowSample, degraded_hr
-from s2sr.data.pairs import HRReader
-from s2sr.sensor import SensorModel
+from s2sr.data.coregister import WindowSample
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +68,11 @@ def _theil_sen(x: np.ndarray, y: np.ndarray, n: int = 400) -> tuple[float, float
 
 
 def estimate_harmonisation(
-    samples: list[WindowSample], hr: HRReader, sensor: SensorModel, margin: int, bright: float
+    samples: list[WindowSample], degraded: list[np.ndarray | None], bright: float
 ) -> Harmonisation | None:
-    """Fit per band over the windows; ``hr`` must already sample at the co-registered shift."""
+    """Fit per band over the windows; ``degraded`` must come from the co-registered HR."""
     xs, ys = [], []
-    for s in samples:
-        d = degraded_hr(hr, s.window, sensor, margin)
+    for s, d in zip(samples, degraded, strict=True):
         if d is None:
             continue
         ok = s.lr.mean(axis=0) <= bright

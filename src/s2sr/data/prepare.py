@@ -23,7 +23,13 @@ from tqdm import tqdm
 
 from s2sr import __version__
 from s2sr.data.config import PairReport, PrepareConfig, PrepareResult
-from s2sr.data.coregister import ShiftEstimate, estimate_shift, margin_lr, pick_windows
+from s2sr.data.coregister import (
+    ShiftEstimate,
+    degrade_windows,
+    estimate_shift,
+    margin_lr,
+    pick_windows,
+)
 from s2sr.data.footprint import PatchRecord, write_footprint
 from s2sr.data.harmonise import Harmonisation, estimate_harmonisation
 from s2sr.data.pairs import Pair, hr_reader, lr_reader, open_pair
@@ -94,15 +100,16 @@ def _measure(pair: Pair, cfg: PrepareConfig, sensor: SensorModel) -> tuple[tuple
         samples = pick_windows(pair, cfg, lr, m + 2)  # room for shifts up to 2 LR px
     if not samples:
         pair.warn(f"{pair.lr.path}: no clean (valid, cloud-free) window for co-registration; shift and gains not estimated")
-    est = ShiftEstimate(0.0, 0.0)
-    for _ in range(2 if samples else 0):  # estimate, then the residual after resampling at it
+    est, fit = ShiftEstimate(0.0, 0.0), None
+    for it in range(2 if samples else 0):  # estimate, then the residual after resampling at it
         with hr_reader(pair, (est.dx, est.dy)) as hr:
-            step = estimate_shift(samples, hr, sensor, m)
+            degraded = degrade_windows(samples, hr, sensor, m)
+        step = estimate_shift(samples, degraded)
+        if it == 1:
+            fit = estimate_harmonisation(samples, degraded, cfg.bright_value)
         est = ShiftEstimate(est.dx + step.dx, est.dy + step.dy,
                             [(est.dx + a, est.dy + b) for a, b in step.per_window])
     shift = (est.dx, est.dy)
-    with hr_reader(pair, shift) as hr:
-        fit = estimate_harmonisation(samples, hr, sensor, m, cfg.bright_value) if samples else None
     if samples and fit is None:
         pair.warn(f"{pair.hr.path}: HR has gaps under every co-registration window; gains not estimated")
     log.info("pair %d: LR is offset from HR by dx=%+.3f dy=%+.3f LR px (%d windows, spread %.3f)%s",

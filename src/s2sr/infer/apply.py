@@ -30,7 +30,7 @@ class ApplyOptions:
     bands: str | list[int] | None = None  # 1-based input bands, in the model's band order
     tile: int = 128  # core tile size, LR pixels
     overlap: int = 16  # blend zone width between tiles, LR pixels
-    margin: int | None = None  # extra context, LR pixels; at least the model's receptive field
+    margin: int | None = None  # extra context, LR pixels (default: the model's receptive field)
     precision: str = "fp32"  # fp32 | bf16
     device: str = "cpu"
     backend: str = "torch"  # torch | onnx
@@ -113,10 +113,11 @@ def _run(lm: LoadedModel, src: Path, dst: Path, opts: ApplyOptions) -> ApplyResu
     t0 = time.perf_counter()
     info, bands = _check_input(src, lm, opts)
     region = _region(info, opts)
-    margin = max(opts.margin or 0, lm.receptive_field)
-    if opts.margin is not None and opts.margin < lm.receptive_field:
-        log.warning("margin %d is below the model's receptive field %d; using %d", opts.margin,
-                    lm.receptive_field, margin)
+    margin = lm.receptive_field if opts.margin is None else opts.margin
+    if margin < lm.receptive_field:
+        log.warning("--margin %d is below the receptive field of %s (%d LR pixels): tiles are no longer exact "
+                    "near their edges; the --overlap blending (%d) smooths the differences", margin, lm.name,
+                    lm.receptive_field, opts.overlap)
     plan = make_plan(info.width, info.height, lm.scale, opts.tile, opts.overlap, margin, region)
     spec = _output_spec(info, opts)
     partial = dst.with_name(f".{dst.name}.partial")

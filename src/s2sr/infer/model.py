@@ -79,15 +79,12 @@ def load_for_apply(model: str | os.PathLike[str] | Any, backend: str, device: st
     if isinstance(model, ModelBundle) and device != "cpu":
         bundle.module.to(device)
     d = bundle.to_dict()
-    lm = LoadedModel(
+    return LoadedModel(
         name=Path(bundle.path).stem if bundle.path else bundle.arch, arch=bundle.arch,
         scale=int(bundle.scale), bands=list(bundle.bands), receptive_field=int(bundle.receptive_field),
         input_res=bundle.input_res, version=bundle.version, fingerprint=bundle_fingerprint(d),
         bundle=bundle, _dict=d,
-    )
-    if backend == "onnx":
-        lm.onnx_path = None  # set by the caller after exporting to a temporary file
-    return lm
+    )  # for --backend onnx the caller exports it to a temporary .onnx and sets onnx_path
 
 
 def _from_onnx(path: Path) -> LoadedModel:

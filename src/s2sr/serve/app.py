@@ -28,7 +28,7 @@ from s2sr.serve.config import ServeConfig
 from s2sr.serve.footprint import load_footprint, merge
 from s2sr.serve.layers import FOOTPRINT_TITLE, Layer, Scene, build_layers, union_bounds
 from s2sr.serve.stats import parse_rescale
-from s2sr.serve.tiles import MAX_ZOOM, MEDIA_TYPES, render_tile, tile_in_range
+from s2sr.serve.tiles import MAX_ZOOM, MEDIA_TYPES, available_formats, render_tile, tile_in_range
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +159,8 @@ def _add_tile_route(app: FastAPI, scenes: dict[str, Scene]) -> None:
         la = _get(scenes, scene).layers.get(layer)
         if la is None:
             raise HTTPException(404, f"unknown layer {layer!r} in scene {scene!r}; see /layers")
-        if fmt not in MEDIA_TYPES:
-            raise HTTPException(404, f"unknown tile format {fmt!r}; use .png or .webp")
+        if fmt not in available_formats():
+            raise HTTPException(404, f"unknown tile format {fmt!r}; use one of {sorted(available_formats())}")
         if not tile_in_range(zi, xi, yi):
             raise HTTPException(400, f"tile {z}/{x}/{y} is not a WebMercator tile; z in 0..{MAX_ZOOM}, x and y in 0..2^z-1")
         try:

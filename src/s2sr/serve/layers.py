@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ LAYER_TITLES = {
     "sr_false": "S2 false colour (High-Res)",
 }
 FOOTPRINT_TITLE = "Training patches footprint"
+NO_OVERVIEW_WARN = 2048  # pixels on the longest side
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,14 @@ def _describe(path: Path) -> tuple[Any, tuple[int, int, int], tuple[int, int, in
 def _zooms(path: Path) -> tuple[int, int]:
     from rio_tiler.io import Reader
 
-    with Reader(str(path)) as r:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # NoOverviewWarning: said once below, with the fix
+        r = Reader(str(path))
+    with r:
+        ds = r.dataset
+        if ds is not None and max(ds.width, ds.height) > NO_OVERVIEW_WARN and not ds.overviews(1):
+            log.warning("%s: no overviews, so low zooms will be slow; add them "
+                        "(gdaladdo -r average %s) or write a COG", path, path.name)
         return int(r.minzoom), int(r.maxzoom)
 
 

@@ -13,7 +13,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rio_tiler.errors import TileOutsideBounds
 from rio_tiler.io import Reader
 
@@ -50,13 +49,14 @@ def _reader(path: Path) -> Reader:
     return r
 
 
-@lru_cache(maxsize=4)
-def empty_tile(fmt: str = "png") -> bytes:
-    """A fully transparent tile (for clients that want an image rather than 204)."""
-    from rio_tiler.utils import render
+@lru_cache(maxsize=1)
+def available_formats() -> frozenset[str]:
+    """Tile formats this GDAL build can encode (PNG always; WebP when GDAL has the driver)."""
+    import rasterio
 
-    data = np.zeros((3, TILE_SIZE, TILE_SIZE), np.uint8)
-    return render(data, np.zeros((TILE_SIZE, TILE_SIZE), np.uint8), img_format=fmt.upper())
+    with rasterio.Env() as env:
+        drivers = env.drivers()
+    return frozenset(f for f in MEDIA_TYPES if f.upper() in drivers)
 
 
 def render_tile(layer: Layer, z: int, x: int, y: int, fmt: str = "png",

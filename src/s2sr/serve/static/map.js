@@ -155,6 +155,7 @@
     coordsControl().addTo(map);
     cardPanel(cards).addTo(map);
     window.s2srMap = map;
+    window.s2srSwipe = swipe;
   }).catch(function (err) {
     document.body.setAttribute("data-error", String(err));
     console.error("s2sr map: " + err);
