@@ -111,6 +111,14 @@ def test_bad_arguments(tmp_path, size, scale, needle):
     assert not (tmp_path / "x").exists()
 
 
+def test_unwritable_outdir(tmp_path):
+    from s2sr.errors import OutputError
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match="cannot create the output folder"):
+        synthesize(tmp_path / "file" / "scene", size=128)
+
+
 def test_cli_synth(tmp_path, capsys):
     assert main(["synth", str(tmp_path / "s"), "--seed", "2", "--size", "128", "--scale", "4"]) == 0
     assert (tmp_path / "s" / "truth.json").is_file()

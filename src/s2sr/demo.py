@@ -96,7 +96,7 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
 
     with _Stage(res, "evaluate"):
         ev = evaluate(EvalConfig(model=tr.best, lr=syn.lr, hr=syn.hr, split_from=out / "dataset",
-                                 out=out / "eval"))
+                                 out=out / "eval", overwrite=True))
     res.paths["report"] = str(out / "eval" / "report.html")
     res.metrics["evaluate"] = getattr(ev, "summary", None)
 

@@ -26,7 +26,7 @@ import numpy as np
 from scipy import ndimage
 
 from s2sr import __version__
-from s2sr.errors import ConfigError
+from s2sr.errors import ConfigError, OutputError
 from s2sr.sensor import SensorModel
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,10 @@ def synthesize(
     offsets = tuple(round(float(o), 1) for o in rng.uniform(-60, 60, size=4))
     lr, cloud = _sensor_image(rng, hr, sensor, shift, gains, offsets)
     strip = _nodata_strip(rng, lr)
-    outdir.mkdir(parents=True, exist_ok=True)
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"{outdir}: cannot create the output folder ({e.strerror}); choose another OUTDIR") from None
     paths = SynthResult(outdir / "lr.tif", outdir / "hr.tif", outdir / "truth.json", shift, gains, offsets)
     _write(paths.hr, hr, res)
     _write(paths.lr, lr, 10.0)
@@ -242,7 +245,7 @@ def _town_mask(rng: np.random.Generator, parcels: np.ndarray, size: int) -> np.n
     urban = np.zeros(n, bool)
     for k in range(1 + size // 1500):
         cy, cx = rng.uniform(0.2, 0.8, size=2) * size
-        radius = rng.uniform(0.14, 0.2) * size / (1 + 0.3 * k)
+        radius = rng.uniform(0.2, 0.26) * size / (1 + 0.4 * k)
         urban |= np.hypot(pr - cy, pc - cx) < radius * rng.uniform(0.8, 1.2, size=n)
     return urban[parcels]
 
@@ -287,7 +290,7 @@ def _water(rng: np.random.Generator, size: int, res: float) -> np.ndarray:
     wl = rng.uniform(600, 1200) / res
     phase = rng.uniform(0, 2 * math.pi)
     centre = x0 + amp * np.sin(2 * math.pi * rr / wl + phase)
-    width = rng.uniform(12, 25) / res
+    width = rng.uniform(20, 40) / res
     river = np.abs(cc - centre) < width / 2
     lake_c = rng.uniform(0.1, 0.9, size=2) * size
     lake_r = rng.uniform(150, 300) / res
@@ -346,7 +349,7 @@ def _shifted_kernel(sigma: float, t: float) -> np.ndarray:
     return k / k.sum()
 
 
-def _nodata_strip(rng: np.random.Generator, lr: np.ndarray) -> dict[str, float]:
+def _nodata_strip(rng: np.random.Generator, lr: np.ndarray) -> dict[str, float | str]:
     """Set a diagonal wedge along the west edge to nodata (0), like an S2 tile edge."""
     n = lr.shape[-1]
     top = rng.uniform(0.03, 0.08) * n

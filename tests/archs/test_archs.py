@@ -105,7 +105,7 @@ def test_consistency_layer_makes_degradation_equal_lr(scale: int, shape: tuple[i
 def test_consistency_under_bf16_autocast() -> None:
     m = build_arch("light", in_ch=4, scale=2, width=8, depth=2, consistency=True)
     lr = torch.randn(1, 4, 8, 8)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         sr = m(lr)
     assert sr.dtype == torch.float32
     assert float((SensorModel(2).degrade_torch(sr.double()) - lr.double()).abs().max()) < 1e-4
@@ -142,3 +142,11 @@ def test_discriminators_take_any_size(size: int) -> None:
     assert d(x).shape == (3, 1)
     p = DISCRIMINATORS["patch"](in_ch=4, width=8, stages=3)
     assert p(x).shape == (3, 1, size // 8, size // 8)
+
+
+def test_consistency_under_inference_mode() -> None:
+    m = build_arch("light", in_ch=3, scale=3, width=8, depth=2, consistency=True).eval()
+    lr = torch.randn(1, 3, 7, 9)
+    with torch.inference_mode():
+        sr = m(lr)
+    assert float((SensorModel(3).degrade_torch(sr.double()) - lr.double()).abs().max()) < 1e-5

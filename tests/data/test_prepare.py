@@ -66,7 +66,7 @@ def test_hr_patches_are_the_hr_pixels_on_the_fine_grid(make_raster, tmp_path):
         # LR pixel (r, c) starts at HR pixel ((r - 3) * 4, (c - 2) * 4)
         hr_patch = full[:, (r - 3) * 4:(r - 3) * 4 + 32, (c - 2) * 4:(c - 2) * 4 + 32]
         np.testing.assert_allclose(split[k][1], hr_patch, atol=0.01)
-        left, top = Affine(10, 0, 300000.0, 0, -10, 5000000.0) * (c, r)
+        left, top = Affine(10, 0, 300000.0, 0, -10, 5000000.0) @ (c, r)
         assert (float(row["left"]), float(row["top"])) == pytest.approx((left, top))
     meta = json.loads(res.prepare_json.read_text())
     assert meta["pairs"][0]["overlap_window"] == {"col_off": 2, "row_off": 3, "width": 30, "height": 25}
@@ -80,7 +80,7 @@ def test_store_and_prepare_json(prepared):
     assert meta["bands"] == ["B2", "B3", "B4", "B8"] == res.bands
     assert meta["sensor"] == SensorModel(4).to_dict()
     assert meta["scale"] == 4 and meta["patch_size"] == 16 and meta["lr_res"] == 10.0
-    assert meta["epsg"] == 32631
+    assert meta["epsg"] == 32631 and meta["crs"] == "EPSG:32631"
     assert set(meta["rejects"]) == {"nodata", "bright", "low_texture"}
     assert meta["rejects"]["nodata"] > 0  # the synthetic tile edge
     for s in SPLITS:
@@ -169,6 +169,7 @@ def test_hr_in_another_crs_is_reprojected(synth_scene, tmp_path):
     np.testing.assert_allclose(g, truth["gains"], rtol=0.05)
 
 
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
 def test_pixel_grids_without_crs_give_empty_footprint(tmp_path, make_raster, caplog):
     rng = np.random.default_rng(0)
     hr_data = (1000 + 800 * rng.random((4, 128, 128))).astype("uint16")
@@ -231,3 +232,51 @@ def test_memory_is_bounded_by_blocks(synth_scene, tmp_path):
         tracemalloc.stop()
     assert sum(res.counts.values()) > 100
     assert peak < 8 * 2**20, peak / 2**20
+
+
+@pytest.mark.slow
+def test_demo_configuration(tmp_path):
+    """What `s2sr demo` runs: size 2048, scale 4, patch 32 -> all splits filled, truth recovered."""
+    from s2sr.synth import synthesize
+
+    scene = synthesize(tmp_path / "scene", seed=0, size=2048, scale=4)
+    res = prepare(PrepareConfig(pairs=[(scene.lr, scene.hr)], scale=4, patch_size=32,
+                                out=tmp_path / "dataset", coregister=True, harmonise=True))
+    assert res.counts["train"] > 100 and res.counts["val"] > 10 and res.counts["test"] > 10
+    pr = json.loads(res.prepare_json.read_text())["pairs"][0]
+    assert abs(pr["shift_lr_px"]["dx"] - scene.shift_lr_px[0]) < 0.1
+    assert abs(pr["shift_lr_px"]["dy"] - scene.shift_lr_px[1]) < 0.1
+    np.testing.assert_allclose(pr["harmonisation"]["gains"], scene.gains, rtol=0.02)
+
+
+def test_hr_nodata_patches_are_rejected(make_raster, tmp_path):
+    rng = np.random.default_rng(5)
+    hr = (1000 + 1500 * rng.random((4, 256, 256))).astype("uint16")
+    hr[:, 100:160, 40:200] = 0  # a hole in the HR (nodata 0)
+    lr_path = make_raster("lr.tif", shape=(4, 64, 64), seed=6)
+    hr_path = make_raster("hr.tif", res=2.5, data=hr)
+    res = prepare(PrepareConfig(pairs=[(lr_path, hr_path)], scale=4, patch_size=8, out=tmp_path / "ds",
+                                min_std=0, val_fraction=0, test_fraction=0))
+    assert res.rejects["nodata"] >= 6  # the hole spans at least 2 x 3 patches of 32 HR px
+    sp = open_split(res.out, "train")
+    assert np.isfinite(sp.hr[:]).all() and (np.asarray(sp.hr) > 0).all()
+    for row in sp.index():  # no kept patch overlaps the hole (LR rows 25..40, cols 10..50)
+        r, c = int(row["lr_row"]), int(row["lr_col"])
+        assert r + 8 <= 25 or r >= 40 or c + 8 <= 10 or c >= 50
+
+
+def test_assign_splits_skips_blocks_too_small_for_a_patch():
+    from s2sr.data.sampling import assign_splits
+
+    cfg = PrepareConfig(pairs=[("a", "b")], scale=4, out="o", patch_size=8, split_gap=1)  # block 34
+    for seed in range(5):
+        blocks = cut_blocks(Window(0, 0, 40, 40), cfg.block)  # 34x34, 6x34, 34x6, 6x6
+        assign_splits(blocks, cfg, np.random.default_rng(seed))
+        assert [b.split for b in blocks] == ["train"] * 4  # one usable block: it stays train
+        blocks = cut_blocks(Window(0, 0, 110, 75), cfg.block)  # 3 x 2 usable + thin edge blocks
+        assign_splits(blocks, cfg, np.random.default_rng(seed))
+        splits = [b.split for b in blocks]
+        assert splits.count("val") == 1 and splits.count("test") == 1
+        for b in blocks:
+            if b.split != "train":
+                assert b.window.width == b.window.height == 34

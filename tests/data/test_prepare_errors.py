@@ -96,7 +96,7 @@ def test_all_nodata(tmp_path, make_raster):
 def test_hr_coarser_than_lr(tmp_path, make_raster):
     lr = make_raster("lr.tif")
     hr = make_raster("hr.tif", res=20.0, shape=(4, 32, 32))
-    _assert_fails(tmp_path, [(lr, hr)], InputError, hr, "not finer", "swapped")
+    _assert_fails(tmp_path, [(lr, hr)], InputError, hr, lr, "HR pixel size 20 is coarser", "swapped")
 
 
 def test_only_one_file_has_crs(tmp_path, make_raster):
@@ -149,3 +149,18 @@ def test_cli_one_line_error(tmp_path, make_raster, capsys, case):
     assert "Traceback" not in err
     assert (str(hr) if case == "missing" else "--scale") in lines[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_missing_output_parent_fails_before_work(tmp_path, make_raster):
+    lr = make_raster("lr.tif")
+    hr = _hr_for(make_raster)
+    with pytest.raises(OutputError, match="does not exist; create it first"):
+        prepare(PrepareConfig(pairs=[(lr, hr)], scale=4, patch_size=16, out=tmp_path / "no" / "out"))
+    assert not (tmp_path / "no").exists()
+
+
+def test_no_usable_patch(tmp_path, make_raster):
+    flat = np.full((4, 64, 64), 1200, "uint16")
+    lr = make_raster("lr.tif", data=flat)
+    hr = _hr_for(make_raster)
+    _assert_fails(tmp_path, [(lr, hr)], InputError, lr, "no usable training patch", "low_texture 16")

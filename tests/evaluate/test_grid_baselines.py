@@ -84,10 +84,40 @@ def test_hr_is_warped_onto_the_fine_grid(make_raster) -> None:
     np.testing.assert_allclose(ref, expected, atol=0.51)
 
 
-def test_hr_without_crs_off_grid_is_a_clear_error(make_raster) -> None:
+def test_crs_on_one_side_only_is_a_clear_error(make_raster) -> None:
     from s2sr.errors import GridError
 
-    lr_path = make_raster("lr.tif", shape=(4, 8, 8), crs=None, res=10.0)
-    hr_path = make_raster("hr.tif", shape=(4, 32, 32), crs=None, res=3.0)
-    with pytest.raises(GridError, match="no CRS"):
+    lr_path = make_raster("lr.tif", shape=(4, 8, 8), res=10.0)
+    hr_path = make_raster("hr.tif", shape=(4, 32, 32), crs=None, res=2.5)
+    with pytest.raises(GridError, match="has no CRS but the other image has one"):
         Scene(lr_path, hr_path, 4, [1, 2, 3, 4], [1, 2, 3, 4])
+
+
+def test_reference_gets_prepare_shift_and_gains(make_raster, tmp_path) -> None:
+    import json
+
+    from s2sr.evaluate.alignment import load_alignment
+
+    lr_path = make_raster("lr.tif", shape=(4, 8, 8), res=10.0, nodata=None)
+    hr = np.random.default_rng(2).integers(500, 3000, size=(4, 32, 32)).astype("uint16")
+    hr_path = make_raster("hr.tif", data=hr, res=2.5, nodata=None)
+    prep = tmp_path / "ds"
+    prep.mkdir()
+    (prep / "prepare.json").write_text(json.dumps({"pairs": [{
+        "lr": str(lr_path), "hr": str(hr_path),
+        "shift_lr_px": {"dx": 1.0, "dy": 0.0, "applied": True},
+        "harmonisation": {"gains": [2.0, 1.0, 1.0, 0.5], "offsets": [10.0, 0.0, 0.0, -5.0], "applied": True},
+    }]}))
+    align = load_alignment(prep, lr_path)
+    assert (align.dx, align.dy, align.gains) == (1.0, 0.0, [2.0, 1.0, 1.0, 0.5])
+    scene = Scene(lr_path, hr_path, 4, [1, 2, 3, 4], [1, 2, 3, 4], align)
+    try:
+        ref, ok = scene.read_ref(Window(0, 0, 32, 32))
+    finally:
+        scene.close()
+    # LR content sits 1 LR px (4 fine px) east of the HR: fine column j shows HR column j - 4
+    assert ok[:, 4:].all() and not ok[:, :4].any()
+    g = np.array([2.0, 1.0, 1.0, 0.5]).reshape(4, 1, 1)
+    o = np.array([10.0, 0.0, 0.0, -5.0]).reshape(4, 1, 1)
+    np.testing.assert_allclose(ref[:, :, 4:], hr[:, :, :-4] * g + o, rtol=1e-6)
+    assert load_alignment(prep, tmp_path / "other.tif").gains is None  # another pair: untouched

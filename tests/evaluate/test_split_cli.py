@@ -109,3 +109,25 @@ def test_load_split_messages(tmp_path, missing) -> None:
 
     with pytest.raises(InputError, match=f"no {missing} split"):
         load_split(tmp_path)
+
+
+def test_split_from_a_real_prepared_dataset(bicubic_model, tmp_path) -> None:
+    from s2sr.data.prepare import PrepareConfig, prepare
+    from s2sr.data.store import open_split
+    from s2sr.synth import synthesize
+
+    syn = synthesize(tmp_path / "scene", seed=0, size=256, scale=4)
+    prepare(PrepareConfig(pairs=[(syn.lr, syn.hr)], scale=4, patch_size=16, split_block=36, out=tmp_path / "ds"))
+    n_test = len(open_split(tmp_path / "ds", "test"))
+    assert n_test > 0
+    res = evaluate(make_config(model=bicubic_model(4), lr=syn.lr, hr=syn.hr, split_from=tmp_path / "ds",
+                               out=tmp_path / "ev", progress=False))
+    # every test patch (16 LR px = 64 fine px square) is scored, nothing else (the synthetic
+    # nodata edge and cloud are rejected by prepare, so test patches are fully valid)
+    assert res.pixels == n_test * 64 * 64
+
+
+def test_degrade_missing_input_is_one_line_and_creates_nothing(tmp_path, capsys) -> None:
+    msg = _one_line_error(capsys, ["-q", "degrade", str(tmp_path / "nope.tif"), str(tmp_path / "out"), "--scale", "4"])
+    assert msg == f"s2sr degrade: error: {tmp_path / 'nope.tif'}: file not found; check the path"
+    assert not (tmp_path / "out").exists()

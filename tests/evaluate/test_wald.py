@@ -33,8 +33,9 @@ def test_degrade_writes_a_wald_pair_equal_to_whole_image_degradation(make_raster
     assert np.max(np.abs(got - expected)) <= 0.5 + 1e-3  # only uint16 rounding
 
 
-def test_evaluate_wald_mode_on_small_image(make_raster, bicubic_model, tmp_path) -> None:
-    img = make_raster("img.tif", data=smooth_image((4, 130, 128), 7), nodata=None)
+@pytest.mark.parametrize("crs", ["EPSG:32633", None])
+def test_evaluate_wald_mode_on_small_image(make_raster, bicubic_model, tmp_path, crs) -> None:
+    img = make_raster("img.tif", data=smooth_image((4, 130, 128), 7), nodata=None, crs=crs)
     res = evaluate(make_config(model=bicubic_model(4), wald=img, out=tmp_path / "ev", tile=64, progress=False))
     doc = json.loads(res.metrics_path.read_text())
     assert doc["mode"] == "wald" and res.pixels == 128 * 128  # 130 rows cropped to a multiple of 4
@@ -48,7 +49,7 @@ def test_evaluate_wald_mode_on_small_image(make_raster, bicubic_model, tmp_path)
     assert sum(s["pixels"] for s in doc["strata"]) == res.pixels
     assert [c["label"] for c in doc["crops"]][0] == "best"
     with rasterio.open(res.sr_path) as sr, rasterio.open(tmp_path / "ev" / "wald" / "hr.tif") as hr:
-        assert sr.transform.almost_equals(hr.transform) and sr.shape == hr.shape
+        assert sr.transform.almost_equals(hr.transform) and sr.shape == hr.shape and sr.crs == hr.crs
     assert (tmp_path / "ev" / "report.html").stat().st_size > 10_000
 
 

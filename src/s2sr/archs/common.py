@@ -12,6 +12,7 @@ Every generator maps a normalised (N, C, H, W) tensor to (N, C, H*s, W*s). The
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -43,7 +44,7 @@ def prime_factors(n: int) -> list[int]:
 class Upsampler(nn.Sequential):
     """Pixel-shuffle stages, one per prime factor of ``scale`` (conv 3x3 -> shuffle -> act)."""
 
-    def __init__(self, width: int, scale: int, act: type[nn.Module] = nn.PReLU) -> None:
+    def __init__(self, width: int, scale: int, act: Callable[[], nn.Module] = nn.PReLU) -> None:
         layers: list[nn.Module] = []
         self.factors = prime_factors(check_arch_scale(scale))
         for p in self.factors:

@@ -31,9 +31,9 @@ _TINY = 1e-300
 
 def degrade_adjoint(sensor: SensorModel, v: torch.Tensor, hr_shape: torch.Size) -> torch.Tensor:
     """``D^T v``: the adjoint of ``sensor.degrade_torch`` applied to an LR-grid tensor."""
-    with torch.enable_grad():
+    with torch.inference_mode(False), torch.enable_grad():  # also works under inference_mode
         z = torch.zeros(hr_shape, dtype=v.dtype, device=v.device, requires_grad=True)
-        (g,) = torch.autograd.grad(sensor.degrade_torch(z), z, grad_outputs=v)
+        (g,) = torch.autograd.grad(sensor.degrade_torch(z), z, grad_outputs=v.clone())
     return g
 
 

@@ -28,7 +28,8 @@ class Light(nn.Module):
         if residual:
             with torch.no_grad():
                 self.tail.weight.mul_(0.1)
-                self.tail.bias.zero_()
+                if self.tail.bias is not None:
+                    self.tail.bias.zero_()
         self.out = OutputHead(self.scale, residual, consistency, mtf_nyquist)
         self.receptive_field = total_radius(depth + 1, self.out)
 

@@ -52,11 +52,11 @@ class RRDBNet(nn.Module):
         self.body = nn.Sequential(*[RRDB(width, growth) for _ in range(blocks)])
         self.body_tail = nn.Conv2d(width, width, 3, padding=1)
         self.up = Upsampler(width, self.scale, act=lambda: nn.LeakyReLU(0.2))
-        self.tail = nn.Sequential(nn.Conv2d(width, width, 3, padding=1), _lrelu(),
-                                  nn.Conv2d(width, in_ch, 3, padding=1))
+        last = nn.Conv2d(width, in_ch, 3, padding=1)
+        self.tail = nn.Sequential(nn.Conv2d(width, width, 3, padding=1), _lrelu(), last)
         if residual:
             with torch.no_grad():
-                self.tail[-1].weight.mul_(0.1)
+                last.weight.mul_(0.1)
         self.out = OutputHead(self.scale, residual, consistency, mtf_nyquist)
         body_r = 1 + 15 * blocks + 1 + self.up.lr_radius() + 2 / self.scale
         self.receptive_field = total_radius(body_r, self.out)

@@ -128,7 +128,7 @@ def estimate_shift(samples: list[WindowSample], degraded: list[np.ndarray | None
     if not per:
         return ShiftEstimate(0.0, 0.0, [])
     a = np.asarray(per)
-    return ShiftEstimate(float(np.median(a[:, 0])), float(np.median(a[:, 1])), [tuple(map(float, p)) for p in per])
+    return ShiftEstimate(float(np.median(a[:, 0])), float(np.median(a[:, 1])), [(float(p[0]), float(p[1])) for p in per])
 
 
 def margin_lr(sensor: SensorModel) -> int:

@@ -86,8 +86,8 @@ def open_pair(index: int, lr_path: Path, hr_path: Path, cfg: PrepareConfig) -> P
     lr_res = lr.res[0]
     if hr_res >= 0.999 * lr_res:
         raise InputError(
-            f"{hr_path}: HR pixel size {hr_res:.4g} is not finer than the LR pixel {lr_res:.4g} "
-            f"of {lr_path}; pass the finer image as --hr (are --lr and --hr swapped?)"
+            f"{hr_path}: HR pixel size {hr_res:.4g} is coarser than (or equal to) the LR pixel "
+            f"{lr_res:.4g} of {lr_path}; pass the finer image as --hr (are --lr and --hr swapped?)"
         )
     want = lr_res / cfg.scale
     if abs(hr_res / want - 1) > 0.1:

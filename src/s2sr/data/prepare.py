@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from affine import Affine
 from rasterio.windows import Window
-from rasterio.windows import bounds as window_bounds
 from tqdm import tqdm
 
 from s2sr import __version__
@@ -45,7 +45,8 @@ from s2sr.data.sampling import (
 )
 from s2sr.data.store import SPLITS, StoreWriter
 from s2sr.errors import InputError, OutputError
-from s2sr.io.atomic import atomic_dir
+from s2sr.grid import Grid
+from s2sr.io.atomic import atomic_dir, check_writable_dir
 from s2sr.sensor import SensorModel
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ log = logging.getLogger(__name__)
 def prepare(cfg: PrepareConfig) -> PrepareResult:
     """Build the patch store, ``footprint.geojson`` and ``prepare.json`` in ``cfg.out``."""
     out = Path(cfg.out)
+    check_writable_dir(out)
     if out.exists() and not cfg.overwrite:
         raise OutputError(f"{out}: already exists; remove it, choose another --out, or pass --overwrite")
     pairs = [open_pair(i, Path(lr), Path(hr), cfg) for i, (lr, hr) in enumerate(cfg.pairs)]
@@ -77,6 +79,11 @@ def prepare(cfg: PrepareConfig) -> PrepareResult:
                 w.close()
         note = write_footprint(tmp / "footprint.geojson", records, {p.index: p.crs for p in pairs})
         counts = {s: w.count for s, w in writers.items()}
+        if counts["train"] == 0:
+            names = ", ".join(p.lr.path for p in pairs)
+            why = ", ".join(f"{k} {v}" for k, v in rejects.items())
+            raise InputError(f"{names}: no usable training patch (rejected: {why}); use a smaller --patch-size, "
+                             "or relax --min-std / --bright-value")
         meta = _prepare_json(cfg, pairs, reports, sensor, counts, rejects, note)
         (tmp / "prepare.json").write_text(json.dumps(meta, indent=2))
     _log_summary(counts, rejects, out)
@@ -95,23 +102,7 @@ def _check_band_counts(pairs: list[Pair]) -> None:
 
 def _measure(pair: Pair, cfg: PrepareConfig, sensor: SensorModel) -> tuple[tuple[float, float], Harmonisation, PairReport]:
     """Estimate shift and gains; return the shift to apply, the harmonisation to apply, a report."""
-    m = margin_lr(sensor)
-    with lr_reader(pair) as lr:
-        samples = pick_windows(pair, cfg, lr, m + 2)  # room for shifts up to 2 LR px
-    if not samples:
-        pair.warn(f"{pair.lr.path}: no clean (valid, cloud-free) window for co-registration; shift and gains not estimated")
-    est, fit = ShiftEstimate(0.0, 0.0), None
-    for it in range(2 if samples else 0):  # estimate, then the residual after resampling at it
-        with hr_reader(pair, (est.dx, est.dy)) as hr:
-            degraded = degrade_windows(samples, hr, sensor, m)
-        step = estimate_shift(samples, degraded)
-        if it == 1:
-            fit = estimate_harmonisation(samples, degraded, cfg.bright_value)
-        est = ShiftEstimate(est.dx + step.dx, est.dy + step.dy,
-                            [(est.dx + a, est.dy + b) for a, b in step.per_window])
-    shift = (est.dx, est.dy)
-    if samples and fit is None:
-        pair.warn(f"{pair.hr.path}: HR has gaps under every co-registration window; gains not estimated")
+    est, fit = _estimate(pair, cfg, sensor)
     log.info("pair %d: LR is offset from HR by dx=%+.3f dy=%+.3f LR px (%d windows, spread %.3f)%s",
              pair.index, est.dx, est.dy, len(est.per_window), est.spread,
              "; corrected" if cfg.coregister else "; not corrected (pass --coregister)")
@@ -119,8 +110,7 @@ def _measure(pair: Pair, cfg: PrepareConfig, sensor: SensorModel) -> tuple[tuple
         log.info("pair %d: LR ~ gain * HR + offset: gains %s offsets %s%s", pair.index,
                  [round(g, 4) for g in fit.gains], [round(o, 1) for o in fit.offsets],
                  "; applied" if cfg.harmonise else "; not applied (pass --harmonise)")
-    n = len(pair.lr_bands)
-    applied = fit if (cfg.harmonise and fit is not None) else Harmonisation.identity(n)
+    applied = fit if (cfg.harmonise and fit is not None) else Harmonisation.identity(len(pair.lr_bands))
     rep = PairReport(
         lr=pair.lr.path, hr=pair.hr.path,
         shift_lr_px={"dx": est.dx, "dy": est.dy, "per_window": est.per_window, "spread": est.spread,
@@ -130,7 +120,32 @@ def _measure(pair: Pair, cfg: PrepareConfig, sensor: SensorModel) -> tuple[tuple
         overlap_window={k: int(getattr(pair.window, k)) for k in ("col_off", "row_off", "width", "height")},
         warnings=pair.warnings,
     )
-    return (shift if cfg.coregister else (0.0, 0.0)), applied, rep
+    return ((est.dx, est.dy) if cfg.coregister else (0.0, 0.0)), applied, rep
+
+
+def _estimate(pair: Pair, cfg: PrepareConfig, sensor: SensorModel) -> tuple[ShiftEstimate, Harmonisation | None]:
+    """Shift: estimate, resample the HR at it, add the residual. Gains: fit on that resampled HR."""
+    m = margin_lr(sensor)
+    with lr_reader(pair) as lr:
+        samples = pick_windows(pair, cfg, lr, m + 2)  # room for shifts up to 2 LR px
+    if not samples:
+        pair.warn(f"{pair.lr.path}: no clean (valid, cloud-free) window for co-registration; shift and gains not estimated")
+        return ShiftEstimate(0.0, 0.0), None
+    est, fit = ShiftEstimate(0.0, 0.0), None
+    for it in range(2):
+        with hr_reader(pair, (est.dx, est.dy)) as hr:
+            degraded = degrade_windows(samples, hr, sensor, m)
+        step = estimate_shift(samples, degraded)
+        if it == 1:
+            fit = estimate_harmonisation(samples, degraded, cfg.bright_value)
+        est = ShiftEstimate(est.dx + step.dx, est.dy + step.dy,
+                            [(est.dx + a, est.dy + b) for a, b in step.per_window])
+    if fit is None:
+        pair.warn(f"{pair.hr.path}: HR has gaps under every co-registration window; gains not estimated")
+    if est.spread > 0.2:
+        pair.warn(f"{pair.lr.path}: co-registration windows disagree by {est.spread:.2f} LR px (median); "
+                  "the shift varies over the scene or the images differ (clouds, season); check the pair")
+    return est, fit
 
 
 def _plan(pair: Pair, cfg: PrepareConfig, shift: tuple[float, float], rng: np.random.Generator) -> list[Block]:
@@ -175,12 +190,17 @@ def _sample(
                             rejects[why] += 1
                             continue
                         rec = PatchRecord(len(records), pair.index, b.split,
-                                          window_bounds(Window(col, row, p, p), pair.lr.grid.transform))
+                                          _patch_bounds(pair, row, col, p))
                         writers[b.split].add(lp, hp, {"id": rec.id, "pair": pair.index, "lr_row": row, "lr_col": col,
                                                       **dict(zip(("left", "bottom", "right", "top"), rec.bounds, strict=True))})
                         records.append(rec)
                     bar.update(1)
     return records, dict(rejects)
+
+
+def _patch_bounds(pair: Pair, row: int, col: int, p: int) -> tuple[float, float, float, float]:
+    """(left, bottom, right, top) of the LR patch at (row, col) in the LR CRS."""
+    return Grid(pair.lr.grid.transform @ Affine.translation(col, row), p, p).bounds
 
 
 def _prepare_json(
@@ -198,6 +218,7 @@ def _prepare_json(
                    for p in pairs],
         "scale": cfg.scale, "patch_size": cfg.patch_size, "hr_patch_size": cfg.patch_size * cfg.scale,
         "bands": first.band_names, "lr_res": first.lr_res, "dtype": first.lr.dtype,
+        "crs": first.crs.to_string() if first.crs else None,
         "crs_wkt": first.crs.to_wkt() if first.crs else None,
         "epsg": first.crs.to_epsg() if first.crs else None,
         "fine_grid": {"transform": list(fine.transform)[:6], "width": fine.width, "height": fine.height,

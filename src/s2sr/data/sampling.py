@@ -48,8 +48,13 @@ def measure_valid(blocks: list[Block], ds: object, bands: list[int]) -> None:
 
 
 def assign_splits(blocks: list[Block], cfg: PrepareConfig, rng: np.random.Generator) -> None:
-    """Whole blocks to train/val/test: at least one each for val/test when there are >= 3 blocks."""
-    live = [b for b in blocks if b.valid > 0]
+    """Whole blocks to train/val/test: at least one each for val/test when there are >= 3 blocks.
+
+    Only blocks that can hold a patch count; val/test blocks must hold one inside the gap,
+    and are drawn first among full-size, fully valid blocks; train always keeps one block.
+    """
+    p, inner = cfg.patch_size, cfg.patch_size + 2 * cfg.gap
+    live = [b for b in blocks if b.valid > 0 and min(b.window.width, b.window.height) >= p]
     n = len(live)
     n_val = round(cfg.val_fraction * n)
     n_test = round(cfg.test_fraction * n)
@@ -58,16 +63,17 @@ def assign_splits(blocks: list[Block], cfg: PrepareConfig, rng: np.random.Genera
         n_test = max(n_test, 1) if cfg.test_fraction > 0 else 0
     else:
         n_val = n_test = 0
-    full = cfg.block
     order = rng.permutation(n)
-    # prefer full-size, fully valid blocks for val/test (stable: ties keep the random order)
+    fits = [min(live[i].window.width, live[i].window.height) >= inner for i in order]
     score = [
-        -(live[i].valid >= 0.99) - (live[i].window.width == full and live[i].window.height == full)
-        for i in order
+        -2 * fits[k] - (live[i].valid >= 0.99) - (live[i].window.width == cfg.block == live[i].window.height)
+        for k, i in enumerate(order)
     ]
-    ranked = [order[k] for k in np.argsort(score, kind="stable")]
+    ranked = [order[k] for k in np.argsort(score, kind="stable") if fits[k]]
+    ranked = ranked[: max(0, min(n_val + n_test, n - 1))]
+    n_val = min(n_val, len(ranked))
     for k, i in enumerate(ranked):
-        live[i].split = "val" if k < n_val else "test" if k < n_val + n_test else "train"
+        live[i].split = "val" if k < n_val else "test"
 
 
 def place_patches(blocks: list[Block], cfg: PrepareConfig, rng: np.random.Generator) -> None:

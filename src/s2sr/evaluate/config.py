@@ -20,6 +20,8 @@ class EvalConfig(BaseModel):
     ``max_pixels`` caps the scored pixels by drawing whole tiles at random (``seed``).
     ``data_range`` is the PSNR/SSIM peak in input units (default: estimated per band).
     ``change_tol`` and ``edge_tol`` are fractions of the data range (see docs/evaluate.md).
+    ``align_reference``: with ``split_from``, apply prepare's recorded shift and gains to
+    the reference (what the model was trained to produce).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -39,6 +41,7 @@ class EvalConfig(BaseModel):
     data_range: float | None = Field(None, gt=0)
     change_tol: float = Field(0.01, gt=0, lt=1)
     edge_tol: float = Field(0.02, gt=0, lt=1)
+    align_reference: bool = True
     overwrite: bool = False
     keep_sr: bool = True
     progress: bool = True

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
-from scipy.ndimage import gaussian_filter, sobel
+from scipy.ndimage import correlate1d, gaussian_filter
 
 from s2sr.sensor import SensorModel
 
@@ -105,10 +105,11 @@ def ssim_map(pred: np.ndarray, ref: np.ndarray, data_range: np.ndarray) -> np.nd
 
 
 def grad_mag(x: np.ndarray) -> np.ndarray:
-    """Sobel gradient magnitude per band of a (C, H, W) array (units per pixel)."""
+    """Sobel gradient magnitude per band of a (C, H, W) array (units per pixel; bands not mixed)."""
     x = x.astype(np.float64)
-    gx = sobel(x, axis=-1, mode="reflect") / 8.0
-    gy = sobel(x, axis=-2, mode="reflect") / 8.0
+    d, sm = np.array([-1.0, 0.0, 1.0]), np.array([1.0, 2.0, 1.0])
+    gx = correlate1d(correlate1d(x, d, axis=-1, mode="reflect"), sm, axis=-2, mode="reflect") / 8.0
+    gy = correlate1d(correlate1d(x, d, axis=-2, mode="reflect"), sm, axis=-1, mode="reflect") / 8.0
     return np.hypot(gx, gy)
 
 

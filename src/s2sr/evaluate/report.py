@@ -58,7 +58,7 @@ def _better(metric: str, a: float, b: float) -> bool:
     return a > b if d == "max" else a < b if d == "min" else abs(a - 1) < abs(b - 1)
 
 
-def metric_table(methods: dict[str, dict[str, Any]], winners: dict[str, str]) -> str:
+def metric_table(methods: dict[str, dict[str, Any]], winners: dict[str, list[str]]) -> str:
     """Methods x metrics; the winner of each metric green, model cells that lose to a baseline red."""
     metrics = [m for m in DIRECTION if any(m in v["overall"] for v in methods.values())]
     head = "".join(f"<th>{LABELS[m]} {ARROW[DIRECTION[m]]}</th>" for m in metrics)
@@ -68,7 +68,7 @@ def metric_table(methods: dict[str, dict[str, Any]], winners: dict[str, str]) ->
         for m in metrics:
             x = v["overall"].get(m)
             cls, title = "", ""
-            if winners.get(m) == name:
+            if name in winners.get(m, []):
                 cls = "win"
             elif name == MODEL and x is not None and not math.isnan(x):
                 beat = [b for b, bv in methods.items() if b != MODEL and bv["overall"].get(m) is not None
@@ -158,8 +158,8 @@ def crop_figure(crop: dict[str, Any], bands: list[str], scale: int) -> str:
     lo = np.nanpercentile(ref, 2, axis=(1, 2))
     hi = np.nanpercentile(ref, 98, axis=(1, 2))
     lr_up = np.repeat(np.repeat(a.lr[idx], scale, 1), scale, 2)
-    d_bic = np.nanmean(np.abs(a.preds["bicubic"] - a.ref), axis=0)
-    d_sr = np.nanmean(np.abs(a.preds[MODEL] - a.ref), axis=0)
+    d_bic = np.mean(np.abs(a.preds["bicubic"] - a.ref), axis=0)  # NaN (blank) where not scored
+    d_sr = np.mean(np.abs(a.preds[MODEL] - a.ref), axis=0)
     vmax = float(np.nanpercentile(np.concatenate([d_bic.ravel(), d_sr.ravel()]), 99)) or 1.0
     panels = [("LR (nearest)", _stretch(lr_up, lo, hi)), ("bicubic (GDAL)", _stretch(a.preds["bicubic"][idx], lo, hi)),
               ("SR (model)", _stretch(a.preds[MODEL][idx], lo, hi)), ("HR (reference)", _stretch(ref, lo, hi))]

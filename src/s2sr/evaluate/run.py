@@ -19,11 +19,12 @@ import numpy as np
 
 from s2sr import __version__
 from s2sr.errors import InputError
+from s2sr.evaluate.alignment import Alignment, load_alignment
 from s2sr.evaluate.config import EvalConfig
 from s2sr.evaluate.metrics import DIRECTION, summarize
 from s2sr.evaluate.scene import Scene
 from s2sr.evaluate.score import MODEL, TileRecord, plan_tiles, score_scene, tile_arrays, total
-from s2sr.evaluate.split import load_split
+from s2sr.evaluate.split import SplitAreas, load_split
 from s2sr.evaluate.stratify import assign_strata, strata_edges, stratum_names
 from s2sr.io.atomic import atomic_dir
 from s2sr.io.raster import parse_bands, read_info
@@ -57,9 +58,11 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
     from s2sr.evaluate.wald import degrade_image
 
     bundle = load_model(cfg.model)
-    areas = None
+    areas, align = None, Alignment()
     if cfg.split_from is not None and cfg.lr is not None:
         areas = load_split(cfg.split_from, cfg.lr, read_info(cfg.lr).crs)
+        if cfg.align_reference:
+            align = load_alignment(cfg.split_from, cfg.lr)
     with atomic_dir(cfg.out, overwrite=cfg.overwrite) as tmp:
         if cfg.wald is not None:
             info = read_info(cfg.wald)
@@ -73,7 +76,7 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
             lr_b = _bands(cfg.bands, read_info(lr_path).count, lr_path, len(bundle.bands), bundle.bands, "--bands")
             hr_spec = cfg.hr_bands if cfg.hr_bands is not None else cfg.bands
             hr_b = _bands(hr_spec, read_info(hr_path).count, hr_path, len(bundle.bands), bundle.bands, "--hr-bands")
-        scene = Scene(Path(lr_path), Path(hr_path), bundle.scale, lr_b, hr_b)
+        scene = Scene(Path(lr_path), Path(hr_path), bundle.scale, lr_b, hr_b, align)
         try:
             sr_path = super_resolve(bundle, Path(lr_path), tmp / "sr.tif", lr_b, cfg.progress)
             scene.open_sr(sr_path)
@@ -87,7 +90,8 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
             if not records:
                 raise InputError(f"{lr_path}: no valid pixel to score (nodata everywhere or outside the test split)")
             doc = _document(cfg, bundle, L, records)
-            crops = _crops(scene, records, L, doc)
+            doc["reference_alignment"] = align.to_dict()
+            crops = _crops(scene, records, L, doc, areas)
         finally:
             scene.close()
         if not cfg.keep_sr:
@@ -143,8 +147,8 @@ def _limit(tiles: list, cfg: EvalConfig) -> list:
     return [tiles[i] for i in sorted(keep)]
 
 
-def winners(methods: dict[str, dict[str, Any]]) -> dict[str, str]:
-    """The best method per metric (by :data:`DIRECTION`)."""
+def winners(methods: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """The best method(s) per metric (by :data:`DIRECTION`); ties within 1e-9 all win."""
     out = {}
     for metric, d in DIRECTION.items():
         vals = {m: v["overall"].get(metric) for m, v in methods.items()}
@@ -152,7 +156,8 @@ def winners(methods: dict[str, dict[str, Any]]) -> dict[str, str]:
         if not vals:
             continue
         score = {m: -x if d == "max" else x if d == "min" else abs(x - 1) for m, x in vals.items()}
-        out[metric] = min(score, key=score.__getitem__)
+        best = min(score.values())
+        out[metric] = [m for m, x in score.items() if x <= best + 1e-9]
     return out
 
 
@@ -191,7 +196,8 @@ def _document(cfg: EvalConfig, bundle, L: np.ndarray, records: list[TileRecord])
     }
 
 
-def _crops(scene: Scene, records: list[TileRecord], L: np.ndarray, doc: dict[str, Any]) -> list[dict[str, Any]]:
+def _crops(scene: Scene, records: list[TileRecord], L: np.ndarray, doc: dict[str, Any],
+           areas: SplitAreas | None) -> list[dict[str, Any]]:
     """Best, median and worst tiles by PSNR gain of the model over bicubic (full-size tiles first)."""
     big = max(r.pixels for r in records)
     cand = [r for r in records if r.pixels >= 0.5 * big]
@@ -204,7 +210,7 @@ def _crops(scene: Scene, records: list[TileRecord], L: np.ndarray, doc: dict[str
             continue
         seen.add(key)
         out.append({"label": label, "gain_db": gain, "window": [int(rec.window.col_off), int(rec.window.row_off),
-                    int(rec.window.width), int(rec.window.height)], "arrays": tile_arrays(scene, rec.window)})
+                    int(rec.window.width), int(rec.window.height)], "arrays": tile_arrays(scene, rec.window, areas)})
     doc["crops"] = [{k: v for k, v in c.items() if k != "arrays"} for c in out]
     return out
 

@@ -1,10 +1,13 @@
 """The evaluation scene: LR, reference (HR on the fine grid) and SR rasters, read by window.
 
-The reference is the HR image on :func:`s2sr.grid.fine_grid` of the LR. When the HR
-already lies on that grid (same CRS, transform; e.g. a Wald pair or a pair without
-CRS) it is read directly; otherwise GDAL warps it there (``WarpedVRT``, average
-resampling when the HR is finer than the fine grid, bilinear when it is coarser).
-Windows are on the fine grid and aligned to the scale.
+The reference is the HR image on :func:`s2sr.grid.fine_grid` of the LR, the way
+``prepare`` makes training targets. When the HR already lies on that grid (same CRS
+and transform, e.g. a Wald pair) and no shift is to be undone it is read directly;
+otherwise GDAL warps it there (``WarpedVRT``, average resampling when the HR is finer
+than the fine grid, cubic when it is not). Pairs without CRS share a stand-in CRS
+(pure grid math); two bare pixel grids are assumed to cover the same extent, like
+``prepare`` does. An :class:`~s2sr.evaluate.alignment.Alignment` (shift, gains) from
+``prepare`` is applied to the reference. Windows are on the fine grid, scale-aligned.
 """
 
 from __future__ import annotations
@@ -15,19 +18,35 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from affine import Affine
+from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
 from s2sr.errors import GridError, InputError
+from s2sr.evaluate.alignment import Alignment
 from s2sr.grid import Grid, fine_grid
 from s2sr.io.raster import check_readable_pixels, open_raster
+
+# Stand-in CRS for pairs without georeference (both sides get it: GDAL only does grid math).
+LOCAL_CRS = CRS.from_epsg(3857)
 
 
 def _same_grid(a, b: Grid, tol: float = 1e-6) -> bool:
     ta, tb = a.transform, b.transform
     res = max(abs(tb.a), abs(tb.e))
     return all(math.isclose(x, y, rel_tol=0, abs_tol=tol * res) for x, y in zip(ta[:6], tb[:6], strict=True))
+
+
+def _hr_res(hr, src_t: Affine, crs_lr: CRS | None) -> float:
+    """HR pixel size in LR CRS units (x direction, from its bounds when the CRS differ)."""
+    if crs_lr is None or hr.crs is None or hr.crs == crs_lr:
+        return abs(src_t.a)
+    from rasterio.warp import transform_bounds
+
+    left, _, right, _ = transform_bounds(hr.crs, crs_lr, *hr.bounds)
+    return abs(right - left) / hr.width
 
 
 def read_padded(ds, bands: list[int], window: Window, fill: float) -> tuple[np.ndarray, np.ndarray]:
@@ -57,6 +76,7 @@ class Scene:
     scale: int
     lr_bands: list[int]
     hr_bands: list[int]
+    align: Alignment = field(default_factory=Alignment)
     stack: ExitStack = field(default_factory=ExitStack)
 
     def __post_init__(self) -> None:
@@ -71,20 +91,28 @@ class Scene:
 
     def _reference(self, hr):
         crs_lr, crs_hr = self.lr.crs, hr.crs
-        if (crs_lr == crs_hr or (not crs_lr and not crs_hr)) and _same_grid(hr, self.fine):
+        bare = not crs_lr and not crs_hr
+        if (crs_lr == crs_hr or bare) and _same_grid(hr, self.fine) and not self.align.shifted:
             return hr
-        if not crs_lr or not crs_hr:
+        if not bare and (not crs_lr or not crs_hr):
             raise GridError(
-                f"{self.hr_path}: no CRS on {'HR' if not crs_hr else 'LR'} and the HR is not on the LR's "
-                f"x{self.scale} fine grid; georeference both images or make the HR pixel grid LR_res/{self.scale}"
+                f"{self.lr_path if not crs_lr else self.hr_path}: has no CRS but the other image has one; "
+                "assign one (gdal_edit.py -a_srs EPSG:XXXX)"
             )
-        finer = abs(hr.transform.a) < abs(self.fine.transform.a) * 0.999
-        vrt = WarpedVRT(
-            hr, crs=crs_lr, transform=self.fine.transform, width=self.fine.width,
-            height=self.fine.height, resampling=Resampling.average if finer else Resampling.bilinear,
-            src_nodata=hr.nodata, nodata=hr.nodata if hr.nodata is not None else 0,
-        )
-        return self.stack.enter_context(vrt)
+        src_t = hr.transform
+        if bare and src_t.is_identity and self.lr.transform.is_identity:  # same extent, as prepare assumes
+            src_t = Affine(self.lr.width / hr.width, 0, 0, 0, self.lr.height / hr.height, 0)
+        s = self.scale
+        t = self.fine.transform @ Affine.translation(-self.align.dx * s, -self.align.dy * s)
+        finer = _hr_res(hr, src_t, crs_lr) < abs(self.fine.transform.a) * 0.999
+        kw = dict(src_crs=crs_hr or LOCAL_CRS, crs=crs_lr or LOCAL_CRS, transform=t, width=self.fine.width,
+                  height=self.fine.height, resampling=Resampling.average if finer else Resampling.cubic,
+                  dtype="float32", nodata=float("nan"))
+        if src_t != hr.transform:
+            kw["src_transform"] = src_t
+        if hr.nodata is not None:
+            kw["src_nodata"] = hr.nodata
+        return self.stack.enter_context(WarpedVRT(hr, **kw))
 
     def open_sr(self, path: Path) -> None:
         sr = self.stack.enter_context(open_raster(path))
@@ -94,7 +122,12 @@ class Scene:
 
     # ---- reads (fine-grid windows aligned to the scale) -------------------------------
     def read_ref(self, w: Window) -> tuple[np.ndarray, np.ndarray]:
-        return read_padded(self.hr, self.hr_bands, w, np.nan)
+        ref, ok = read_padded(self.hr, self.hr_bands, w, np.nan)
+        if self.align.gains is not None:
+            g = np.asarray(self.align.gains, np.float32).reshape(-1, 1, 1)
+            o = np.asarray(self.align.offsets or [0.0] * len(self.align.gains), np.float32).reshape(-1, 1, 1)
+            ref = ref * g + o
+        return ref, ok
 
     def read_sr(self, w: Window) -> tuple[np.ndarray, np.ndarray]:
         if self.sr is None:

@@ -128,9 +128,11 @@ def score_scene(scene: Scene, tiles: list[Window], sensor: SensorModel, L: np.nd
     return out
 
 
-def tile_arrays(scene: Scene, core: Window) -> TileArrays:
-    """LR, reference and predictions of a tile core (no margin), for display."""
+def tile_arrays(scene: Scene, core: Window, areas: SplitAreas | None = None) -> TileArrays:
+    """LR, reference and predictions of a tile core (no margin), for display; reference NaN where not scored."""
     lr, _, ref, ok, preds = read_tile(scene, core)
+    if areas is not None:
+        ok = ok & split_mask(areas, _wt(scene, core), (ok.shape[0], ok.shape[1]))
     return TileArrays(lr=lr, ref=np.where(ok, ref, np.nan), preds=preds)
 
 

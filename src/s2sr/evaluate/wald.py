@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import rasterio
 from affine import Affine
+from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 from tqdm import tqdm
 
@@ -76,8 +78,18 @@ def degrade_image(
     outdir = Path(outdir)
     if outdir.exists() and not outdir.is_dir():
         raise OutputError(f"{outdir}: exists and is not a directory; choose another OUTDIR")
-    outdir.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        # a pixel grid without CRS stays one: logged once below instead of a warning per file
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        return _degrade(Path(src), outdir, sensor, bands, strip, progress)
+
+
+def _degrade(src: Path, outdir: Path, sensor: SensorModel, bands: str | list[int] | None, strip: int,
+             progress: bool) -> WaldPair:
+    scale = sensor.scale
     with open_raster(src) as ds:
+        if ds.crs is None:
+            log.info("%s: no CRS; the pair keeps its pixel grid (1 LR pixel = %d x %d input pixels)", src, scale, scale)
         idx = parse_bands(bands, ds.count, str(src), "--bands")
         t = ds.transform
         if t.b != 0 or t.d != 0:
@@ -89,6 +101,7 @@ def degrade_image(
         lr_t = Affine(t.a * scale, 0.0, t.c, 0.0, t.e * scale, t.f)
         dtype = ds.dtypes[idx[0] - 1]
         desc = [ds.descriptions[i - 1] for i in idx]
+        outdir.mkdir(parents=True, exist_ok=True)
         hr_path, lr_path = outdir / "hr.tif", outdir / "lr.tif"
         with atomic_file(hr_path) as th, atomic_file(lr_path) as tl:
             hp = _profile(ds, lw * scale, lh * scale, hr_t, len(idx), dtype)
@@ -99,7 +112,7 @@ def degrade_image(
                     if d:
                         dh.set_band_description(i, d)
                         dl.set_band_description(i, d)
-    log.info("wrote Wald pair %s (x%d, mtf %.2f)", outdir, scale, mtf)
+    log.info("wrote Wald pair %s (x%d, mtf %.2f)", outdir, scale, sensor.mtf_nyquist)
     return WaldPair(lr=lr_path, hr=hr_path, sensor=sensor, bands=idx)
 
 

@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from s2sr.errors import ConfigError
 
@@ -49,54 +49,60 @@ class ModelCfg(_Strict):
 
 
 class OptimCfg(_Strict):
-    lr: float = Field(2e-4, gt=0)
-    weight_decay: float = Field(0.0, ge=0)
+    lr: float = Field(default=2e-4, gt=0)
+    weight_decay: float = Field(default=0.0, ge=0)
     betas: tuple[float, float] = (0.9, 0.99)
     schedule: Literal["cosine", "step", "constant"] = "cosine"
-    warmup_steps: int = Field(0, ge=0)
-    min_lr_ratio: float = Field(0.01, ge=0, le=1)
-    step_size: int = Field(1000, gt=0)
-    gamma: float = Field(0.5, gt=0, le=1)
-    grad_clip: float | None = Field(1.0, gt=0)
+    warmup_steps: int = Field(default=0, ge=0)
+    min_lr_ratio: float = Field(default=0.01, ge=0, le=1)
+    step_size: int = Field(default=1000, gt=0)
+    gamma: float = Field(default=0.5, gt=0, le=1)
+    grad_clip: float | None = Field(default=1.0, ge=0)  # 0 or None: off
 
 
 class LossCfg(_Strict):
     pixel: Literal["charbonnier", "l1"] = "charbonnier"
-    pixel_weight: float = Field(1.0, ge=0)
-    ssim_weight: float = Field(0.0, ge=0)
-    gradient_weight: float = Field(0.0, ge=0)
-    consistency_weight: float = Field(0.0, ge=0)
-    perceptual_weight: float = Field(0.0, ge=0)
+    pixel_weight: float = Field(default=1.0, ge=0)
+    ssim_weight: float = Field(default=0.0, ge=0)
+    gradient_weight: float = Field(default=0.0, ge=0)
+    consistency_weight: float = Field(default=0.0, ge=0)
+    perceptual_weight: float = Field(default=0.0, ge=0)
     perceptual_weights: str | None = None
+
+    @model_validator(mode="after")
+    def _perceptual_needs_file(self) -> LossCfg:
+        if self.perceptual_weight > 0 and not self.perceptual_weights:
+            raise ValueError("perceptual_weight > 0 needs perceptual_weights = path of your feature network file")
+        return self
 
 
 class GanCfg(_Strict):
     """Stage 2: after ``start_step`` pixel-loss steps, add the adversarial loss."""
 
     enabled: bool = False
-    start_step: int = Field(0, ge=0)
+    start_step: int = Field(default=0, ge=0)
     adversarial: Literal["ragan", "lsgan"] = "ragan"
-    weight: float = Field(5e-3, ge=0)
+    weight: float = Field(default=5e-3, ge=0)
     discriminator: Literal["srgan", "patch"] = "srgan"
     d_kwargs: dict[str, Any] = Field(default_factory=dict)
-    d_lr: float = Field(1e-4, gt=0)
+    d_lr: float = Field(default=1e-4, gt=0)
 
 
 class RunCfg(_Strict):
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "fp32", "bf16"] = "auto"
-    batch_size: int = Field(16, gt=0)
-    max_steps: int = Field(2000, gt=0)
-    minutes: float | None = Field(None, gt=0)
-    ema_decay: float | None = Field(0.999, ge=0, lt=1)
+    batch_size: int = Field(default=16, gt=0)
+    max_steps: int = Field(default=2000, gt=0)
+    minutes: float | None = Field(default=None, gt=0)
+    ema_decay: float | None = Field(default=0.999, ge=0, lt=1)
     augment: bool = True
-    val_every: int = Field(200, gt=0)
-    val_patches: int = Field(256, gt=0)
-    log_every: int = Field(10, gt=0)
-    ckpt_every: int = Field(500, gt=0)
-    norm_patches: int = Field(512, gt=0)
-    data_range: float = Field(10000.0, gt=0)
+    val_every: int = Field(default=200, gt=0)
+    val_patches: int = Field(default=256, gt=0)
+    log_every: int = Field(default=10, gt=0)
+    ckpt_every: int = Field(default=500, gt=0)
+    norm_patches: int = Field(default=512, gt=0)
+    data_range: float = Field(default=10000.0, gt=0)
     tensorboard: bool = True
 
 

@@ -52,7 +52,8 @@ def read_dataset_info(root: Path, train: SplitReader) -> DatasetInfo:
     scale = int(meta.get("scale") or train.scale)
     if scale != train.scale:
         raise InputError(f"{pj}: scale {scale} disagrees with the patch store ({train.scale}); re-run `s2sr prepare`")
-    sensor_d = meta.get("sensor") if isinstance(meta.get("sensor"), dict) else {}
+    raw = meta.get("sensor")
+    sensor_d: dict[str, Any] = raw if isinstance(raw, dict) else {}
     sensor = SensorModel.from_dict({"scale": scale, **{k: v for k, v in sensor_d.items() if k == "mtf_nyquist"}})
     res = meta.get("lr_res")
     if isinstance(res, list | tuple):

@@ -93,7 +93,7 @@ class Trainer:
         if self.ema is not None:
             self.ema.update(self.G, self.step)
         self.step += 1
-        return {"loss": float(loss), "lr": lr_now, **parts}
+        return {"loss": float(loss.detach()), "lr": lr_now, **parts}
 
     def _g_adversarial(self, sr: torch.Tensor, hr: torch.Tensor, parts: dict[str, float]) -> torch.Tensor:
         assert self.D is not None
@@ -101,7 +101,7 @@ class Trainer:
         with autocast(self.device, self.precision):
             real, fake = self.D(hr), self.D(sr)
         adv = self.cfg.gan.weight * adversarial_losses(self.cfg.gan.adversarial, real, fake, True)
-        parts["adversarial"] = float(adv)
+        parts["adversarial"] = float(adv.detach())
         return adv
 
     def _d_step(self, sr: torch.Tensor, hr: torch.Tensor) -> float:
@@ -113,7 +113,7 @@ class Trainer:
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         self.opt_d.step()
-        return float(d_loss)
+        return float(d_loss.detach())
 
     # ---- state for last.pt --------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -1,0 +1,87 @@
+"""Loss functions: exact values on small cases, and the user-supplied perceptual network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from s2sr import losses as L
+from s2sr.errors import ConfigError
+from s2sr.sensor import SensorModel
+
+
+def test_pixel_losses_values() -> None:
+    a, b = torch.zeros(1, 1, 2, 2), torch.tensor([[[[1.0, -2.0], [0.0, 3.0]]]])
+    assert float(L.pixel_loss(a, b, "l1")) == pytest.approx(1.5)
+    assert float(L.pixel_loss(a, a, "charbonnier", eps=1e-3)) == pytest.approx(1e-3)
+    assert float(L.pixel_loss(a, b, "charbonnier", eps=1e-3)) == pytest.approx(1.5, abs=1e-3)
+    with pytest.raises(ValueError, match="unknown pixel loss 'l3'"):
+        L.pixel_loss(a, b, "l3")
+
+
+def test_ssim_identity_constants_and_noise() -> None:
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 3, 24, 24, generator=g)
+    assert float(L.ssim(x, x, 1.0)) == pytest.approx(1.0, abs=1e-6)
+    # constant images a, b: SSIM = (2ab + C1) / (a^2 + b^2 + C1)
+    a, b, c1 = 0.2, 0.6, (0.01 * 1.0) ** 2
+    s = L.ssim(torch.full((1, 1, 16, 16), a, dtype=torch.float64),
+               torch.full((1, 1, 16, 16), b, dtype=torch.float64), 1.0)
+    assert float(s) == pytest.approx((2 * a * b + c1) / (a * a + b * b + c1), rel=1e-5)
+    noisy = x + 0.1 * torch.randn(x.shape, generator=g)
+    noisier = x + 0.3 * torch.randn(x.shape, generator=g)
+    assert 1 > float(L.ssim(x, noisy, 1.0)) > float(L.ssim(x, noisier, 1.0))
+    assert float(L.ssim_loss(x, x)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_gradient_loss_ignores_offsets_not_edges() -> None:
+    x = torch.randn(1, 2, 8, 8, generator=torch.Generator().manual_seed(1))
+    assert float(L.gradient_loss(x + 3.0, x)) == pytest.approx(0.0, abs=1e-6)
+    ramp = torch.arange(8.0).view(1, 1, 1, 8).expand(1, 2, 8, 8)
+    assert float(L.gradient_loss(x + ramp, x)) == pytest.approx(1.0, abs=1e-5)  # d/dx = 1, d/dy = 0
+
+
+def test_consistency_loss_zero_for_degraded_pair() -> None:
+    s = SensorModel(2, 0.3)
+    hr = torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(2))
+    assert float(L.consistency_loss(hr, s.degrade_torch(hr), s)) < 1e-6
+    assert float(L.consistency_loss(hr, s.degrade_torch(hr) + 0.5, s)) == pytest.approx(0.5, abs=1e-5)
+
+
+def test_adversarial_losses() -> None:
+    one, zero = torch.ones(4, 1), torch.zeros(4, 1)
+    assert float(L.adversarial_losses("lsgan", one, zero, False)) == 0.0
+    assert float(L.adversarial_losses("lsgan", one, one, True)) == 0.0
+    assert float(L.adversarial_losses("lsgan", one, zero, True)) == 0.5
+    confident = L.adversarial_losses("ragan", 5 * one, -5 * one, False)
+    fooled = L.adversarial_losses("ragan", -5 * one, 5 * one, False)
+    assert float(confident) < 1e-3 < float(fooled)
+    # generator loss is the mirror image
+    assert float(L.adversarial_losses("ragan", -5 * one, 5 * one, True)) == pytest.approx(float(confident))
+    with pytest.raises(ValueError, match="unknown adversarial loss"):
+        L.adversarial_losses("wgan", one, one, True)
+
+
+def test_perceptual_loss_requires_an_existing_file(tmp_path: Path) -> None:
+    missing = tmp_path / "vgg.pt2"
+    with pytest.raises(ConfigError, match=f"{missing}: perceptual-loss weights file not found"):
+        L.PerceptualLoss(missing)
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ConfigError, match=f"{bad}: cannot load the perceptual feature network"):
+        L.PerceptualLoss(bad)
+
+
+def test_perceptual_loss_from_exported_network(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(4, 6, 3, padding=1), torch.nn.ReLU()).eval()
+    x = torch.randn(2, 4, 16, 16)
+    path = tmp_path / "features.pt2"
+    torch.export.save(torch.export.export(net, (x,)), path)
+    loss = L.PerceptualLoss(path)
+    y = x + 0.5
+    with torch.no_grad():
+        assert float(loss(x, x)) == 0.0
+        assert float(loss(x, y)) == pytest.approx(float((net(x) - net(y)).abs().mean()), rel=1e-5)
