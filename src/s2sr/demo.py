@@ -75,7 +75,7 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
     with _Stage(res, "prepare"):
         prep = prepare(PrepareConfig(
             pairs=[(syn.lr, syn.hr)], scale=cfg.scale, patch_size=cfg.patch_size,
-            out=out / "dataset", coregister=True, harmonise=True, seed=cfg.seed,
+            out=out / "dataset", coregister=True, harmonise=True, seed=cfg.seed, overwrite=True,
         ))
     res.paths["dataset"] = str(out / "dataset")
     res.metrics["prepare_counts"] = getattr(prep, "counts", None)

@@ -77,7 +77,7 @@ class OutputHead(nn.Module):
         return y
 
     def extra_radius(self) -> int:
-        """LR pixels the head adds to the receptive field (bicubic 2, consistency ~8)."""
+        """LR pixels the head adds to the receptive field (bicubic 2, consistency 16)."""
         r = 2 if self.residual else 0
         if self.consistency is not None:
             r += self.consistency.lr_radius

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -101,7 +102,7 @@ the same units. Use it with `s2sr apply` or `s2sr.load_model(path).predict(lr)`.
 
 ## Provenance
 ```
-{p}
+{json.dumps(p, indent=1, default=str)}
 ```
 """
 

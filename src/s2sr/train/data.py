@@ -58,12 +58,16 @@ def read_dataset_info(root: Path, train: SplitReader) -> DatasetInfo:
     res = meta.get("lr_res")
     if isinstance(res, list | tuple):
         res = float(abs(res[0]))
-    keep = ("scale", "bands", "lr_res", "sensor", "crs", "counts", "inputs", "pairs", "patch_size", "seed")
+    keep = ("scale", "bands", "lr_res", "sensor", "crs", "epsg", "dtype", "counts", "patch_size", "seed")
+    summary = {k: meta[k] for k in keep if k in meta}
+    inputs = meta.get("inputs")
+    if isinstance(inputs, list):
+        summary["inputs"] = [{k: d[k] for k in ("lr", "hr") if k in d} for d in inputs if isinstance(d, dict)]
     return DatasetInfo(
         root=root, scale=scale, bands=list(train.bands), sensor=sensor,
         lr_res=float(res) if res is not None else None,
         input_dtype=str(meta.get("input_dtype") or meta.get("dtype") or "uint16"),
-        summary={k: meta[k] for k in keep if k in meta},
+        summary=summary,
     )
 
 
