@@ -36,9 +36,9 @@ class StoreWriter:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.bands, self.lr_patch, self.scale = list(bands), int(lr_patch), int(scale)
         self.count = 0
-        self._lr = open(self.dir / "lr.f32", "wb")
-        self._hr = open(self.dir / "hr.f32", "wb")
-        self._idx = open(self.dir / "index.csv", "w", newline="")
+        self._lr = open(self.dir / "lr.f32", "wb")  # noqa: SIM115 (closed in close())
+        self._hr = open(self.dir / "hr.f32", "wb")  # noqa: SIM115
+        self._idx = open(self.dir / "index.csv", "w", newline="")  # noqa: SIM115
         self._csv = csv.writer(self._idx)
         self._csv.writerow(INDEX_FIELDS)
 
