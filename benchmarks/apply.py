@@ -101,6 +101,9 @@ def bench_pipeline(tmp: Path, scene: Path, tile: int, overlap: int) -> list[dict
         for prec in ("fp32", "bf16"):
             mo = model_only(b, scene, tile, overlap, prec)
             r = run_apply(b, scene, tmp / f"{arch}-{prec}.tif", tile=tile, overlap=overlap, precision=prec)
+            mo2 = model_only(b, scene, tile, overlap, prec)  # again, to see the machine's noise
+            r2 = run_apply(b, scene, tmp / f"{arch}-{prec}.tif", tile=tile, overlap=overlap, precision=prec)
+            mo, r = min(mo, mo2), min(r, r2, key=lambda d: d["stream_s"])
             rows.append({"arch": arch, "precision": prec, **r, "model_only_s": round(mo, 3),
                          "pipeline_over_model_only": round(mo / r["stream_s"], 3)})
             print(rows[-1], file=sys.stderr)
@@ -108,22 +111,26 @@ def bench_pipeline(tmp: Path, scene: Path, tile: int, overlap: int) -> list[dict
 
 
 def gdal_cubic(src: Path, dst: Path) -> float:
-    from rasterio.enums import Resampling
-    from rasterio.vrt import WarpedVRT
-
+    """What `gdal_translate -outsize 400% 400% -r cubic -of COG` does: a resampling VRT, then the COG driver."""
     from s2sr.io.cog import write_cog
 
     t0 = time.perf_counter()
     with rasterio.open(src) as ds:
+        w, h = ds.width, ds.height
+    vrt = dst.with_suffix(".vrt")
+    bands = "".join(
+        f'<VRTRasterBand dataType="UInt16" band="{b}"><NoDataValue>0</NoDataValue>'
+        f'<ComplexSource resampling="cubic"><SourceFilename relativeToVRT="0">{src.resolve()}</SourceFilename>'
+        f'<SourceBand>{b}</SourceBand><SrcRect xOff="0" yOff="0" xSize="{w}" ySize="{h}"/>'
+        f'<DstRect xOff="0" yOff="0" xSize="{4 * w}" ySize="{4 * h}"/><NODATA>0</NODATA></ComplexSource>'
+        "</VRTRasterBand>" for b in range(1, 5))
+    with rasterio.open(src) as ds:
         t = ds.transform
-        fine = Affine(t.a / 4, 0, t.c, 0, t.e / 4, t.f)
-        with WarpedVRT(ds, crs=ds.crs, transform=fine, width=ds.width * 4, height=ds.height * 4,
-                       resampling=Resampling.cubic) as vrt:
-            vrt_path = dst.with_suffix(".vrt")
-            from rasterio.shutil import copy
-
-            copy(vrt, vrt_path, driver="VRT")
-    write_cog(vrt_path, dst, "uint16")
+        gt = f"{t.c}, {t.a / 4}, 0, {t.f}, 0, {t.e / 4}"
+        srs = ds.crs.to_wkt()
+    vrt.write_text(f'<VRTDataset rasterXSize="{4 * w}" rasterYSize="{4 * h}"><SRS>{srs}</SRS>'
+                   f"<GeoTransform>{gt}</GeoTransform>{bands}</VRTDataset>")
+    write_cog(vrt, dst, "uint16")
     return time.perf_counter() - t0
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -27,18 +28,16 @@ SIZES: dict[str, dict[str, Any]] = {
 }
 
 
-def _timed(fn: Any, seconds: float, min_iters: int = 2) -> float:
-    """Iterations per second of ``fn`` (one warm-up call, then at least ``min_iters``)."""
-    fn()
+def _rate(fn: Any, seconds: float) -> float:
+    """Calls per second of ``fn`` over at least ``seconds`` (and at least one call)."""
     n, t0 = 0, time.perf_counter()
-    while n < min_iters or time.perf_counter() - t0 < seconds:
+    while n < 1 or time.perf_counter() - t0 < seconds:
         fn()
         n += 1
     return n / (time.perf_counter() - t0)
 
 
-def bench_infer(model: torch.nn.Module, device: str, precision: str, tile: int, bands: int,
-                scale: int, seconds: float) -> float:
+def infer_fn(model: torch.nn.Module, device: str, precision: str, tile: int, bands: int) -> Any:
     x = torch.randn(1, bands, tile, tile, device=device).contiguous(memory_format=torch.channels_last)
     model = model.to(device).eval().to(memory_format=torch.channels_last)
 
@@ -49,11 +48,11 @@ def bench_infer(model: torch.nn.Module, device: str, precision: str, tile: int, 
         if device == "cuda":
             torch.cuda.synchronize()
 
-    return _timed(run, seconds) * (tile * scale) ** 2 / 1e6
+    return run
 
 
-def bench_train(model: torch.nn.Module, device: str, precision: str, patch: int, batch: int,
-                bands: int, scale: int, seconds: float) -> float:
+def train_fn(model: torch.nn.Module, device: str, precision: str, patch: int, batch: int,
+             bands: int, scale: int) -> Any:
     model = model.to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     x = torch.randn(batch, bands, patch, patch, device=device)
@@ -69,7 +68,33 @@ def bench_train(model: torch.nn.Module, device: str, precision: str, patch: int,
         if device == "cuda":
             torch.cuda.synchronize()
 
-    return _timed(step, seconds)
+    return step
+
+
+def bench_arch(name: str, kwargs: dict[str, Any], dev: str, a: argparse.Namespace) -> list[dict[str, Any]]:
+    """fp32 and bf16 measured in alternating rounds (the median resists a noisy shared CPU)."""
+    fns: dict[str, dict[str, Any]] = {}
+    params = 0
+    for prec in ("fp32", "bf16"):
+        torch.manual_seed(0)
+        mi = build_arch(name, in_ch=a.bands, scale=a.scale, **kwargs)
+        mt = build_arch(name, in_ch=a.bands, scale=a.scale, **kwargs)
+        params = sum(p.numel() for p in mi.parameters())
+        fns[prec] = {"infer": infer_fn(mi, dev, prec, a.tile, a.bands),
+                     "train": train_fn(mt, dev, prec, a.patch, a.batch, a.bands, a.scale)}
+        for fn in fns[prec].values():
+            fn()  # warm-up
+    rates: dict[tuple[str, str], list[float]] = {(p, k): [] for p in fns for k in ("infer", "train")}
+    for _ in range(a.repeats):
+        for (prec, kind), vals in rates.items():
+            vals.append(_rate(fns[prec][kind], a.seconds))
+    mp = (a.tile * a.scale) ** 2 / 1e6
+    return [{"arch": name, "kwargs": kwargs, "device": dev, "precision": prec, "params": params,
+             "infer_out_mp_s": round(statistics.median(rates[(prec, "infer")]) * mp, 3),
+             "train_steps_s": round(statistics.median(rates[(prec, "train")]), 3),
+             "infer_out_mp_s_all": [round(r * mp, 3) for r in rates[(prec, "infer")]],
+             "train_steps_s_all": [round(r, 3) for r in rates[(prec, "train")]]}
+            for prec in fns]
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -80,8 +105,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--bands", type=int, default=4)
     ap.add_argument("--tile", type=int, default=128, help="LR tile size for inference")
     ap.add_argument("--patch", type=int, default=32, help="LR patch size for training")
-    ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--seconds", type=float, default=1.0, help="time per measurement")
+    ap.add_argument("--repeats", type=int, default=3, help="alternating rounds (median reported)")
     ap.add_argument("--sizes", type=json.loads, default=None,
                     help='JSON arch -> kwargs, e.g. \'{"light": {"width": 48}}\'')
     a = ap.parse_args(argv)
@@ -93,14 +119,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                            "results": []}
     for name in a.archs:
         for dev in devices:
-            for prec in ("fp32", "bf16"):
-                torch.manual_seed(0)
-                m = build_arch(name, in_ch=a.bands, scale=a.scale, **sizes.get(name, {}))
-                row = {"arch": name, "kwargs": sizes.get(name, {}), "device": dev, "precision": prec,
-                       "params": sum(p.numel() for p in m.parameters()),
-                       "infer_out_mp_s": round(bench_infer(m, dev, prec, a.tile, a.bands, a.scale, a.seconds), 3),
-                       "train_steps_s": round(bench_train(m, dev, prec, a.patch, a.batch, a.bands, a.scale, a.seconds), 3)}
-                print(json.dumps(row), flush=True)
+            for row in bench_arch(name, sizes.get(name, {}), dev, a):
+                print(json.dumps({k: v for k, v in row.items() if not k.endswith("_all")}), flush=True)
                 res["results"].append(row)
     a.out.write_text(json.dumps(res, indent=2))
     return res

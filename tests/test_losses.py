@@ -68,7 +68,7 @@ def test_perceptual_loss_requires_an_existing_file(tmp_path: Path) -> None:
     missing = tmp_path / "vgg.pt2"
     with pytest.raises(ConfigError, match=f"{missing}: perceptual-loss weights file not found"):
         L.PerceptualLoss(missing)
-    bad = tmp_path / "bad.pt"
+    bad = tmp_path / "bad.pt2"
     bad.write_bytes(b"not a model")
     with pytest.raises(ConfigError, match=f"{bad}: cannot load the perceptual feature network"):
         L.PerceptualLoss(bad)

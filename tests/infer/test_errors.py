@@ -13,7 +13,7 @@ import pytest
 from s2sr.cli.main import main
 from s2sr.errors import ConfigError, InputError, ModelError, OutputError
 from s2sr.infer.apply import ApplyOptions, apply_model
-from s2sr.infer.scratch import RawScratch
+from s2sr.infer.scratch import TiledScratch
 
 Q = dict(progress=False)
 
@@ -72,7 +72,8 @@ def test_output_errors(make_raster, bicubic_pt, tmp_path):
 
 def test_disk_full_is_an_output_error(tmp_path):
     """A real ENOSPC from the kernel (/dev/full) becomes a one-line OutputError."""
-    sc = RawScratch(tmp_path / "x.raw", 8, 8, 4, "uint16", report_as=tmp_path / "out.tif")
+    sc = TiledScratch(tmp_path / "x.tif", 8, 8, 4, "uint16", report_as=tmp_path / "out.tif")
+    sc.offsets = np.zeros((1, 1), np.int64)
     sc.fd = os.open("/dev/full", os.O_WRONLY)
     try:
         with pytest.raises(OutputError) as e:

@@ -87,6 +87,7 @@ def test_resume_after_ctrl_c_reproduces_uninterrupted_run(tiny_store: Callable[.
     over = {"max_steps": 8, "gan.enabled": True, "gan.start_step": 2,
             "gan.d_kwargs": {"width": 4, "stages": 2}, "loss.ssim_weight": 0.1}
     full = train(ds, tmp_path / "a", _cfg(**over))
+    assert "d_loss" not in full.history[1] and "d_loss" in full.history[2]  # stage 2 from step 2
 
     def ctrl_c(step: int, values: dict[str, float]) -> None:
         if step == 3:

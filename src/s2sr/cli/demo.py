@@ -36,5 +36,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {k:8s} {v}")
     tr = res.metrics.get("train") or {}
     if "val_psnr" in tr:
-        print(f"  val PSNR {tr['val_psnr']:.2f} dB vs bicubic {tr.get('bicubic_psnr', float('nan')):.2f} dB")
+        print(f"  training val split: PSNR {tr['val_psnr']:.2f} dB vs bicubic "
+              f"{tr.get('bicubic_psnr', float('nan')):.2f} dB")
+    methods = (res.metrics.get("evaluate") or {}).get("methods") or {}
+    if "model" in methods and "bicubic" in methods:
+        m, b = methods["model"], methods["bicubic"]
+        print(f"  test split (evaluate): PSNR {m['psnr']:.2f} dB vs bicubic {b['psnr']:.2f} dB, "
+              f"SSIM {m['ssim']:.4f} vs {b['ssim']:.4f}")
     return 0

@@ -1,7 +1,7 @@
 """``apply_model``: stream a model over a whole scene (or a window of it) into a COG.
 
 Steps: check model and input, make the tile plan, compute tiles (local threads or
-Dask), write finished pieces into a raw partial file beside the output while a
+Dask), write finished pieces into a tiled partial GeoTIFF beside the output while a
 journal records them, then let GDAL turn the partial file into a COG written
 under a temporary name and renamed. See docs/apply.md.
 """
@@ -106,9 +106,10 @@ def apply_model(
 
 def _run(lm: LoadedModel, src: Path, dst: Path, opts: ApplyOptions) -> ApplyResult:
     from s2sr.infer.journal import Journal
-    from s2sr.infer.scratch import RawScratch
+    from s2sr.infer.scratch import TiledScratch
     from s2sr.infer.sink import PieceSink
     from s2sr.infer.tiling import make_plan
+    from s2sr.io.cog import write_cog
 
     t0 = time.perf_counter()
     info, bands = _check_input(src, lm, opts)
@@ -120,14 +121,16 @@ def _run(lm: LoadedModel, src: Path, dst: Path, opts: ApplyOptions) -> ApplyResu
                     lm.receptive_field, opts.overlap)
     plan = make_plan(info.width, info.height, lm.scale, opts.tile, opts.overlap, margin, region)
     spec = _output_spec(info, opts)
-    partial = dst.with_name(f".{dst.name}.partial")
-    raw_path, vrt_path, jpath = (partial.with_name(partial.name + ext) for ext in (".raw", ".vrt", ".jsonl"))
+    part_path, jpath = (dst.with_name(f".{dst.name}.partial{ext}") for ext in (".tif", ".jsonl"))
     journal = Journal(jpath, _run_header(lm, src, plan, bands, spec, opts), dst)
-    resumed = opts.resume and raw_path.exists() and journal.load()
+    resumed = opts.resume and part_path.exists() and journal.load()
     if opts.resume and not resumed:
         log.info("--resume: no partial output for %s, starting from scratch", dst)
     out_w, out_h = plan.out_size
-    scratch = RawScratch(raw_path, out_w, out_h, len(bands), spec.dtype, report_as=dst).open(keep=resumed)
+    scratch = TiledScratch(part_path, out_w, out_h, len(bands), spec.dtype, report_as=dst)
+    if not resumed:
+        scratch.create(nodata=spec.nodata, **_out_meta(lm, src, info, plan, opts))
+    scratch.open()
     journal.open(fresh=not resumed)
     pieces_resumed = len(journal.done)
     todo = plan.tiles_for(frozenset(range(len(plan.pieces))) - journal.done)
@@ -140,9 +143,9 @@ def _run(lm: LoadedModel, src: Path, dst: Path, opts: ApplyOptions) -> ApplyResu
         scratch.close()
         journal.close()
     t2 = time.perf_counter()
-    _finish(lm, src, dst, info, plan, scratch, vrt_path, spec, opts)
+    write_cog(part_path, dst, spec.dtype, opts.compress)
     t3 = time.perf_counter()
-    for p in (raw_path, vrt_path, jpath):
+    for p in (part_path, jpath):
         p.unlink(missing_ok=True)
     secs = time.perf_counter() - t0
     log.info("wrote %s (%dx%d, %d tiles in %.1f s)", dst, out_w, out_h, len(todo), secs)
@@ -248,22 +251,20 @@ def _run_header(lm: LoadedModel, src: Path, plan: Any, bands: list[int], spec: A
     }
 
 
-def _finish(lm: LoadedModel, src: Path, dst: Path, info: Any, plan: Any, scratch: Any, vrt_path: Path,
-            spec: Any, opts: ApplyOptions) -> None:
+def _out_meta(lm: LoadedModel, src: Path, info: Any, plan: Any, opts: ApplyOptions) -> dict[str, Any]:
+    """Georeferencing and metadata of the output (the fine grid of the region)."""
     from rasterio.windows import transform as window_transform
 
     from s2sr import __version__
     from s2sr.grid import Grid, fine_grid
-    from s2sr.io.cog import write_cog
 
     r = plan.region
     lr = Grid(window_transform(r, info.grid.transform), int(r.width), int(r.height))
-    fg = fine_grid(lr, lm.scale)
     tags = {
         "S2SR_MODEL": lm.name, "S2SR_ARCH": lm.arch, "S2SR_SCALE": str(lm.scale),
         "S2SR_MODEL_VERSION": lm.version, "S2SR_VERSION": __version__, "S2SR_INPUT": src.name,
         "S2SR_WINDOW": f"{r.col_off},{r.row_off},{r.width},{r.height}", "S2SR_BACKEND": opts.backend,
         "S2SR_PRECISION": opts.precision,
     }
-    vrt_path.write_text(scratch.vrt_xml(fg.transform, info.crs, spec.nodata, lm.bands, tags))
-    write_cog(vrt_path, dst, spec.dtype, opts.compress)
+    return {"transform": fine_grid(lr, lm.scale).transform, "crs": info.crs, "descriptions": lm.bands,
+            "tags": tags}

@@ -9,18 +9,42 @@ stays at about one row of overlap zones.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from s2sr.infer.journal import Journal
-from s2sr.infer.scratch import RawScratch
+from s2sr.infer.scratch import TiledScratch
 from s2sr.infer.tilework import TileResult
 from s2sr.infer.tiling import Tile, TilePlan
 
 log = logging.getLogger(__name__)
+
+
+def _libc_trim() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    return getattr(libc, "malloc_trim", None)
+
+
+_TRIM = _libc_trim()
+
+
+def release_free_memory() -> None:
+    """Give freed heap pages back to the OS (glibc ``malloc_trim``).
+
+    Tile arrays are allocated on one thread and freed on another; without this, glibc
+    keeps the freed pages and the RSS creeps up with the scene size.
+    """
+    if _TRIM is not None:
+        _TRIM(0)
 
 
 @dataclass(frozen=True)
@@ -56,7 +80,7 @@ class PieceSink:
     """Receives :class:`TileResult` s in any order and writes finished pieces."""
 
     plan: TilePlan
-    scratch: RawScratch
+    scratch: TiledScratch
     journal: Journal
     spec: OutputSpec
     sync_every_s: float = 0.25
@@ -119,4 +143,5 @@ class PieceSink:
             self.scratch.sync()
             self.journal.record(self.unsynced)
             self.unsynced = []
+        release_free_memory()
         self._last_sync = time.monotonic()

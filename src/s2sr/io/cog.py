@@ -1,7 +1,7 @@
 """Cloud Optimized GeoTIFF: write with GDAL's COG driver, and check a file's COG layout.
 
-:func:`write_cog` converts any GDAL-readable source (a VRT over the streamed raw
-output, a GeoTIFF) into a tiled COG with internal overviews, DEFLATE or ZSTD
+:func:`write_cog` converts any GDAL-readable source (the streamed partial tiled
+GeoTIFF of ``apply``, a VRT) into a tiled COG with internal overviews, DEFLATE or ZSTD
 compression and a predictor, written to a temporary name and renamed at the end.
 :func:`cog_problems` is a small validator built on GDAL's own layout metadata.
 """
@@ -51,7 +51,7 @@ def write_cog(src: str | os.PathLike[str], dst: str | os.PathLike[str], dtype: s
     opts = cog_options(dtype, compress, blocksize)
     with atomic_file(dst) as tmp:
         try:
-            with rasterio.Env(GDAL_VRT_ENABLE_RAWRASTERBAND="YES", GDAL_CACHEMAX=256):
+            with rasterio.Env(GDAL_CACHEMAX=256):
                 rasterio.shutil.copy(str(src), str(tmp), driver="COG", **opts)
         except RasterioError as e:
             first = (str(e).splitlines() or [type(e).__name__])[0]
