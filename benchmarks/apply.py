@@ -92,18 +92,20 @@ def run_apply(model: Any, src: Path, out: Path, **kw: Any) -> dict[str, Any]:
             "tiles": res.tiles_computed}
 
 
-def bench_pipeline(tmp: Path, scene: Path, tile: int, overlap: int) -> list[dict[str, Any]]:
+def bench_pipeline(tmp: Path, scene: Path, tile: int, overlap: int, reps: int = 3) -> list[dict[str, Any]]:
     rows = []
     for arch in ("light", "srresnet"):
         if arch not in ARCHS:
             continue
         b = bundle(arch)
         for prec in ("fp32", "bf16"):
-            mo = model_only(b, scene, tile, overlap, prec)
-            r = run_apply(b, scene, tmp / f"{arch}-{prec}.tif", tile=tile, overlap=overlap, precision=prec)
-            mo2 = model_only(b, scene, tile, overlap, prec)  # again, to see the machine's noise
-            r2 = run_apply(b, scene, tmp / f"{arch}-{prec}.tif", tile=tile, overlap=overlap, precision=prec)
-            mo, r = min(mo, mo2), min(r, r2, key=lambda d: d["stream_s"])
+            # alternate model-only and pipeline runs and keep the fastest of each: the machine is shared
+            mos, runs = [], []
+            for _ in range(reps if arch == "light" else 1):
+                mos.append(model_only(b, scene, tile, overlap, prec))
+                runs.append(run_apply(b, scene, tmp / f"{arch}-{prec}.tif", tile=tile, overlap=overlap,
+                                      precision=prec))
+            mo, r = min(mos), min(runs, key=lambda d: d["stream_s"])
             rows.append({"arch": arch, "precision": prec, **r, "model_only_s": round(mo, 3),
                          "pipeline_over_model_only": round(mo / r["stream_s"], 3)})
             print(rows[-1], file=sys.stderr)
@@ -188,16 +190,23 @@ def bench_sweep(tmp: Path, scene: Path, tiles: list[int]) -> list[dict[str, Any]
 
 
 def bench_backends(tmp: Path, scene: Path) -> dict[str, Any]:
+    from distributed import LocalCluster
+
     b = bundle("light")
-    out = {"torch_fp32": run_apply(b, scene, tmp / "t.tif", tile=128, overlap=16),
-           "onnx_fp32": run_apply(b, scene, tmp / "o.tif", tile=128, overlap=16, backend="onnx")}
+    run_apply(b, scene, tmp / "t.tif", tile=128, overlap=16)  # warm-up
+    out: dict[str, Any] = {"torch_fp32": run_apply(b, scene, tmp / "t.tif", tile=128, overlap=16)}
+    run_apply(b, scene, tmp / "o.tif", tile=128, overlap=16, backend="onnx")  # warm-up
+    out["onnx_fp32"] = run_apply(b, scene, tmp / "o.tif", tile=128, overlap=16, backend="onnx")
     for n in (1, 2):
         t0 = time.perf_counter()
-        r = run_apply(b, scene, tmp / f"d{n}.tif", tile=128, overlap=16, dask=f"local:{n}")
-        r["with_cluster_start_s"] = round(time.perf_counter() - t0, 3)
-        out[f"dask_{n}_workers"] = r
+        with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+            out[f"dask_{n}_cluster_start_s"] = round(time.perf_counter() - t0, 3)
+            addr = cluster.scheduler_address
+            run_apply(b, scene, tmp / f"d{n}.tif", tile=128, overlap=16, dask=addr)  # warm-up: model to workers
+            out[f"dask_{n}_workers"] = run_apply(b, scene, tmp / f"d{n}.tif", tile=128, overlap=16, dask=addr)
     with rasterio.open(tmp / "t.tif") as a, rasterio.open(tmp / "d2.tif") as d:
-        out["dask_equals_local"] = bool(np.array_equal(a.read(), d.read()))
+        diff = np.abs(a.read().astype(np.int64) - d.read().astype(np.int64))
+        out["dask_vs_local_max_abs_dn"] = int(diff.max())
     print(out, file=sys.stderr)
     return out
 
@@ -237,7 +246,7 @@ def main() -> None:
         res["pipeline"] = bench_pipeline(tmp, scene, tile=128 if not args.quick else 32, overlap=16)
         res["vs_gdal"] = bench_vs_gdal(tmp, make_scene(tmp / "g.tif", 2 * scene_lr, seed=2))
         res["tile_sweep"] = bench_sweep(tmp, scene, [32, 64, 128, 256] if not args.quick else [16, 32])
-        res["backends"] = bench_backends(tmp, scene)
+        res["backends"] = bench_backends(tmp, make_scene(tmp / "b.tif", 2 * scene_lr, seed=3))
         res["rss"] = bench_rss(tmp, rss_sizes)
         res["extrapolated_72k"] = extrapolate(res["pipeline"], res["rss"])
         res["bench_seconds"] = round(time.perf_counter() - t0, 1)

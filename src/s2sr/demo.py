@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -85,6 +86,9 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
         overrides["minutes"] = cfg.minutes
     if cfg.max_steps is not None:
         overrides["max_steps"] = cfg.max_steps
+    run_dir = out / "run"
+    if run_dir.exists():  # the demo always trains afresh
+        shutil.rmtree(run_dir)
     with _Stage(res, "train"):
         tr = train(out / "dataset", out / "run", builtin_config("demo", overrides))
     res.paths["model"] = str(tr.best)

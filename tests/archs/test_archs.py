@@ -150,3 +150,18 @@ def test_consistency_under_inference_mode() -> None:
     with torch.inference_mode():
         sr = m(lr)
     assert float((SensorModel(3).degrade_torch(sr.double()) - lr.double()).abs().max()) < 1e-5
+
+
+def test_consistency_influence_is_negligible_beyond_receptive_field() -> None:
+    """The projection is global in principle; beyond receptive_field its effect is < 1e-4."""
+    torch.manual_seed(4)
+    m = build_arch("light", in_ch=1, scale=2, width=4, depth=1, consistency=True).eval()
+    n, c = 49, 24
+    x = torch.randn(1, 1, n, n)
+    x2 = x.clone()
+    x2[0, 0, c, c] += 5.0
+    with torch.no_grad():
+        diff = (m(x2) - m(x)).abs()[0, 0]
+    yy, xx = torch.meshgrid(torch.arange(2 * n), torch.arange(2 * n), indexing="ij")
+    far = torch.maximum((yy // 2 - c).abs(), (xx // 2 - c).abs()) > m.receptive_field
+    assert float(diff[far].max()) < 1e-4 * float(diff.max())

@@ -15,7 +15,7 @@ from torch import nn
 
 from s2sr import losses as L
 from s2sr.sensor import SensorModel
-from s2sr.train.config import LossCfg, OptimCfg, TrainConfig
+from s2sr.train.config import LossCfg, OptimCfg
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,3 @@ class MetricsLog:
         self._f.close()
         if self.tb is not None:
             self.tb.close()
-
-
-def config_dict(cfg: TrainConfig) -> dict[str, Any]:
-    return cfg.to_dict()
