@@ -33,6 +33,13 @@ def test_dask_local_cluster_equals_local(make_raster, bicubic_pt, tmp_path):
     assert res.tiles_computed == 20 and res.tiles_skipped_nodata >= 4
     assert np.array_equal(_read(local), _read(dask))
     assert local.read_bytes() == dask.read_bytes()
+    # an existing scheduler, by address (in-process workers keep this part fast)
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+        addr = tmp_path / "addr.tif"
+        apply_model(bicubic_pt, src, addr, ApplyOptions(dask=cluster.scheduler_address, **opts))
+    assert local.read_bytes() == addr.read_bytes()
 
 
 def test_dask_address_errors(make_raster, bicubic_pt, tmp_path):

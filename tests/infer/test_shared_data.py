@@ -31,6 +31,7 @@ def test_eolearn_scene_georeferenced(shared_data, bicubic_pt, tmp_path):
 
 
 @pytest.mark.shared_data
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
 def test_dsen2_scene_without_crs_window(shared_data, bicubic_pt, tmp_path):
     src = shared_data / "dsen2" / "S2A_MSIL1C_20170527_T33UUB_10m.tif"
     if not src.exists():

@@ -36,7 +36,7 @@ class TorchPredictor:
 
         xt = torch.from_numpy(x).contiguous(memory_format=torch.channels_last)
         y = self.bundle.predict_batch(xt, self.precision)
-        return np.ascontiguousarray(y.cpu().numpy())
+        return y.cpu().numpy()  # channels-last strides: the (h, w, C) file layout is then a free view
 
 
 class OnnxPredictor:

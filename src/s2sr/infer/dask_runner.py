@@ -26,13 +26,10 @@ _CACHE: dict[str, Any] = {}
 
 def _worker_predictor(model: dict[str, Any], key: str, precision: str) -> Any:
     """Build (once per worker process) the torch predictor for ``model``."""
-    if key not in _CACHE:
-        import torch
-
+    if key not in _CACHE:  # threads: Dask's nanny starts workers with OMP_NUM_THREADS=1
         from s2sr.bundle import bundle_from_dict
         from s2sr.infer.backends import TorchPredictor
 
-        torch.set_num_threads(1)
         _CACHE.clear()
         _CACHE[key] = TorchPredictor(bundle_from_dict(model, path=key), precision)
     return _CACHE[key]

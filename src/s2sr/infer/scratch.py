@@ -86,7 +86,7 @@ class TiledScratch:
                     sub = block[r0 - row:r1 - row, c0 - col:c1 - col]
                     base = int(self.offsets[bi, bj]) + (c0 - bj * BLOCK) * px
                     for k in range(r1 - r0):
-                        os.pwrite(self.fd, sub[k].tobytes(), base + (r0 - bi * BLOCK + k) * line)
+                        os.pwrite(self.fd, memoryview(sub[k]), base + (r0 - bi * BLOCK + k) * line)
         except OSError as e:
             raise disk_error(self.report_as, e) from e
 

@@ -1,8 +1,10 @@
 """The single writer: gathers tile results into pieces, finalises and writes each piece once.
 
-A piece is written when all its contributing tiles have arrived; contributions
-are summed in row-major tile order so the value of every output pixel is a fixed
-function of deterministic tile computations (bit-identical resume, Dask equal to
+Tiles arrive unweighted; a piece inside one core is written as predicted, and a
+piece in an overlap zone is written when all its contributing tiles have arrived:
+their contributions, multiplied by their blend weights, are summed in row-major
+tile order, so the value of every output pixel is a fixed function of
+deterministic tile computations (bit-identical resume, Dask equal to
 local). Pending contributions are copies of the overlap strips only, so memory
 stays at about one row of overlap zones.
 """
@@ -55,21 +57,28 @@ class OutputSpec:
     nodata: float | None
 
 
-def to_output(values: np.ndarray, valid: np.ndarray, spec: OutputSpec) -> np.ndarray:
-    """Round/clip ``values`` (C, h, w) to ``spec.dtype`` and set invalid pixels to nodata.
+def to_output(values: np.ndarray, valid: np.ndarray | None, spec: OutputSpec) -> np.ndarray:
+    """Round/clip ``values`` (C, h, w) to ``spec.dtype``; set pixels where ``valid`` is False to nodata.
 
-    Valid pixels that would equal the nodata value are nudged by one unit so they stay valid.
+    ``valid`` (h, w) may be ``None`` when every pixel is valid. Valid pixels that would equal
+    the nodata value are nudged by one unit so they stay valid. Memory layout is kept.
     """
     dt = np.dtype(spec.dtype)
     if np.issubdtype(dt, np.integer):
         info = np.iinfo(dt)
-        out = np.clip(np.rint(values), info.min, info.max).astype(dt)
+        tmp = np.rint(values)
+        np.clip(tmp, info.min, info.max, out=tmp)
+        out = tmp.astype(dt)
         if spec.nodata is not None:
             nd = dt.type(spec.nodata)
-            out[(out == nd) & valid[None]] = nd + 1 if nd < info.max else nd - 1
+            hit = out == nd
+            if hit.any():
+                if valid is not None:
+                    hit &= valid[None]
+                out[hit] = nd + 1 if nd < info.max else nd - 1
     else:
         out = values.astype(dt)
-    if not valid.all():
+    if valid is not None:
         fill = spec.nodata if spec.nodata is not None else np.nan
         out[:, ~valid] = fill
     return out
@@ -101,11 +110,15 @@ class PieceSink:
             h, wd = int(w.height), int(w.width)
             valid = res.valid[r0:r0 + h, c0:c0 + wd]
             data = None if res.data is None else res.data[:, r0 * s:(r0 + h) * s, c0 * s:(c0 + wd) * s]
-            if len(piece.tiles) == 1:
+            if len(piece.tiles) == 1:  # blend weight 1: written as predicted
                 self._write(idx, data, valid)
                 continue
+            if data is not None:  # a zone: weight this tile's contribution (a new array, not a view)
+                wy = plan.y.weights(res.tile[0], s)[r0 * s:(r0 + h) * s]
+                wx = plan.x.weights(res.tile[1], s)[c0 * s:(c0 + wd) * s]
+                data = data * np.outer(wy, wx)[None]
             got = self.pending.setdefault(idx, {})
-            got[res.tile] = (None if data is None else data.copy(), valid.copy())
+            got[res.tile] = (data, valid.copy())
             if len(got) == len(piece.tiles):
                 del self.pending[idx]
                 self._finish(idx, got)
@@ -129,10 +142,10 @@ class PieceSink:
         s = self.scale
         w = self.plan.pieces[idx].window()
         h, wd = int(w.height) * s, int(w.width) * s
-        fine_valid = np.repeat(np.repeat(valid, s, axis=0), s, axis=1)
+        fine_valid = None if valid.all() else np.repeat(np.repeat(valid, s, axis=0), s, axis=1)
         if data is None:
             data = np.zeros((self.scratch.count, h, wd), np.float32)
-            fine_valid = np.zeros_like(fine_valid)
+            fine_valid = np.zeros((h, wd), bool)
         self.scratch.write(int(w.row_off) * s, int(w.col_off) * s, to_output(data, fine_valid, self.spec))
         self.unsynced.append(idx)
         self.written += 1

@@ -27,10 +27,11 @@ class TileInput:
 
 @dataclass
 class TileResult:
-    """Weighted prediction over the tile footprint, or ``None`` when the input is all nodata."""
+    """Prediction over the tile footprint (blend weights are applied by the sink), or ``None``
+    when the footprint is all nodata."""
 
     tile: Tile
-    data: np.ndarray | None  # (C, fh*s, fw*s) float32, already multiplied by the blend weights
+    data: np.ndarray | None  # (C, fh*s, fw*s) float32, not weighted
     valid: np.ndarray  # (fh, fw) bool on the LR grid: LR parent pixel is valid
 
 
@@ -66,7 +67,7 @@ def predict_tile(
     nodata: float | None,
     edge: str = "reflect",
 ) -> TileResult:
-    """Model output of one tile over its footprint, multiplied by its blend weights."""
+    """Model output of one tile over its footprint (a view of the model output)."""
     t = tin.tile
     read = plan.read(t)
     valid_in = valid_mask(tin.data, nodata)
@@ -80,5 +81,4 @@ def predict_tile(
     x = pad_input(fill_invalid(tin.data, valid_in), read.pad, edge)
     y = predictor(np.ascontiguousarray(x[None]))[0]
     sy, sx = plan.crop(t)
-    out = y[:, sy, sx] * plan.weights(t)[None]
-    return TileResult(t, out.astype(np.float32, copy=False), valid)
+    return TileResult(t, y[:, sy, sx], valid)
