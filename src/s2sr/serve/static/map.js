@@ -16,7 +16,7 @@
     return e;
   }
   function fmt(v) { return typeof v === "number" ? (Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(4)) : String(v); }
-  var LOWER_IS_BETTER = /sam|ergas|rmse|mae|loss|lpips/i;
+  var LOWER_IS_BETTER = /sam|ergas|rmse|mae|loss|lpips|consistency/i; // train "consistency" is an RMSE
 
   var map = L.map("map", { zoomControl: true, attributionControl: true, minZoom: 0, maxZoom: 22 });
   map.attributionControl.setPrefix("Leaflet (offline)");
