@@ -58,8 +58,10 @@ class _Stage:
 
 def run_demo(cfg: DemoConfig) -> DemoResult:
     """Run the whole pipeline on the synthetic scene; return where everything is."""
-    from s2sr.data.prepare import PrepareConfig, prepare
-    from s2sr.evaluate.run import EvalConfig, evaluate
+    from s2sr.data.config import make_config as prepare_config
+    from s2sr.data.prepare import prepare
+    from s2sr.evaluate.config import make_config as eval_config
+    from s2sr.evaluate.run import evaluate
     from s2sr.infer.apply import apply_model
     from s2sr.synth import synthesize
     from s2sr.train.config import builtin_config
@@ -74,7 +76,7 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
     res.paths.update(lr=str(syn.lr), hr=str(syn.hr), truth=str(syn.truth))
 
     with _Stage(res, "prepare"):
-        prep = prepare(PrepareConfig(
+        prep = prepare(prepare_config(
             pairs=[(syn.lr, syn.hr)], scale=cfg.scale, patch_size=cfg.patch_size,
             out=out / "dataset", coregister=True, harmonise=True, seed=cfg.seed, overwrite=True,
         ))
@@ -99,7 +101,7 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
     res.paths["sr"] = str(out / "sr.tif")
 
     with _Stage(res, "evaluate"):
-        ev = evaluate(EvalConfig(model=tr.best, lr=syn.lr, hr=syn.hr, split_from=out / "dataset",
+        ev = evaluate(eval_config(model=tr.best, lr=syn.lr, hr=syn.hr, split_from=out / "dataset",
                                  out=out / "eval", overwrite=True))
     res.paths["report"] = str(out / "eval" / "report.html")
     res.metrics["evaluate"] = getattr(ev, "summary", None)

@@ -5,6 +5,11 @@ The CLI prints ``str(err)`` as a single line on stderr and exits non-zero.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pydantic import ValidationError
+
 
 class S2SRError(Exception):
     """Base class for all expected, user-facing errors."""
@@ -30,3 +35,14 @@ class ModelError(S2SRError):
 
 class OutputError(S2SRError):
     """An output cannot be written (unwritable directory, disk full, already exists)."""
+
+
+def describe_validation_error(err: ValidationError) -> tuple[str, str, object]:
+    """The first problem of a pydantic ``ValidationError`` as (dotted location, message, input).
+
+    Shared by every typed config so they all word validation errors the same way.
+    """
+    e = err.errors()[0]
+    loc = ".".join(str(x) for x in e.get("loc", ()))
+    msg = "unknown key" if e.get("type") == "extra_forbidden" else str(e.get("msg", err))
+    return loc, msg.removeprefix("Value error, "), e.get("input")

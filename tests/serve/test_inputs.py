@@ -129,7 +129,7 @@ def test_config_file_with_two_scenes(serve_data, tmp_path: Path) -> None:
     ('[[scenes]]\nlr = "x.tif"', "scenes.0.sr: Field required"),
     ('[[scenes]]\nsr = "x.tif"\nname = "a/b"', "scene name 'a/b' must match"),
     ('port = 70000\n[[scenes]]\nsr = "x.tif"', "port: Input should be less than or equal to 65535"),
-    ('[[scenes]]\nsr = "x.tif"\ncolour = 1', "scenes.0.colour: Extra inputs are not permitted"),
+    ('[[scenes]]\nsr = "x.tif"\ncolour = 1', "scenes.0.colour: unknown key"),
     ("scenes = [", "cannot parse"),
 ])
 def test_bad_config_errors(tmp_path: Path, text: str, msg: str) -> None:

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from s2sr.errors import ConfigError
+from s2sr.errors import ConfigError, describe_validation_error
 from s2sr.grid import check_scale
 
 
@@ -94,10 +94,8 @@ def make_config(**kwargs: Any) -> PrepareConfig:
     try:
         return PrepareConfig(**kwargs)
     except ValidationError as e:
-        err = e.errors()[0]
-        where = ".".join(str(x) for x in err.get("loc", ())) or "prepare"
-        msg = str(err.get("msg", e)).removeprefix("Value error, ")
-        raise ConfigError(f"prepare option {where}: {msg}") from None
+        loc, msg, _ = describe_validation_error(e)
+        raise ConfigError(f"prepare option {loc or 'prepare'}: {msg}") from None
 
 
 @dataclass

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from s2sr.errors import ConfigError
+from s2sr.errors import ConfigError, describe_validation_error
 
 
 class EvalConfig(BaseModel):
@@ -67,10 +67,8 @@ def make_config(**kwargs: Any) -> EvalConfig:
     try:
         return EvalConfig(**kwargs)
     except ValidationError as e:
-        err = e.errors()[0]
-        loc = ".".join(str(x) for x in err.get("loc", ()))
-        msg = err.get("msg", str(e)).removeprefix("Value error, ")
+        loc, msg, value = describe_validation_error(e)
         if loc:
             opt = "--" + loc.replace("_", "-")
-            raise ConfigError(f"{opt} {err.get('input')!r}: {msg}; fix the option") from None
+            raise ConfigError(f"{opt} {value!r}: {msg}; fix the option") from None
         raise ConfigError(msg) from None

@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from s2sr.errors import ConfigError
+from s2sr.errors import ConfigError, describe_validation_error
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -81,9 +81,8 @@ class ServeConfig(BaseModel):
 
 
 def _first_error(e: ValidationError) -> str:
-    err = e.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "config"
-    return f"{where}: {err['msg']}"
+    loc, msg, _ = describe_validation_error(e)
+    return f"{loc or 'config'}: {msg}"
 
 
 def build_config(data: dict[str, Any], source: str = "options") -> ServeConfig:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from s2sr.errors import ConfigError
+from s2sr.errors import ConfigError, describe_validation_error
 
 # CLI short names -> dotted keys
 SHORT_KEYS = {
@@ -154,11 +154,8 @@ def _apply(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
 
 
 def _one_line(where: str, err: ValidationError) -> ConfigError:
-    e = err.errors()[0]
-    loc = ".".join(str(x) for x in e["loc"]) or "(top level)"
-    msg = e["msg"].removeprefix("Value error, ")
-    if e["type"] == "extra_forbidden":
-        msg = "unknown key"
+    loc, msg, _ = describe_validation_error(err)
+    loc = loc or "(top level)"
     more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
     return ConfigError(f"{where}: {loc}: {msg}{more}; fix it (see docs/training.md for the keys)")
 
