@@ -37,10 +37,10 @@ def run(args: argparse.Namespace) -> int:
     tr = res.metrics.get("train") or {}
     if "val_psnr" in tr:
         print(f"  training val split: PSNR {tr['val_psnr']:.2f} dB vs bicubic "
-              f"{tr.get('bicubic_psnr', float('nan')):.2f} dB")
+              f"{tr.get('bicubic_psnr', float('nan')):.2f} dB (peak 10000)")
     methods = (res.metrics.get("evaluate") or {}).get("methods") or {}
     if "model" in methods and "bicubic" in methods:
         m, b = methods["model"], methods["bicubic"]
         print(f"  test split (evaluate): PSNR {m['psnr']:.2f} dB vs bicubic {b['psnr']:.2f} dB, "
-              f"SSIM {m['ssim']:.4f} vs {b['ssim']:.4f}")
+              f"SSIM {m['ssim']:.4f} vs {b['ssim']:.4f} (per-band peaks, see docs/evaluate.md)")
     return 0
