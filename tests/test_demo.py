@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -34,6 +40,41 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert (out / "run" / "MODEL_CARD.md").is_file()
     assert json.loads((out / "dataset" / "footprint.geojson").read_text())["features"]
 
-    # a second run into the same folder works (the demo overwrites its own outputs)
-    assert main(["-q", "demo", "--out", str(out), "--size", "1024", "--max-steps", "2"]) == 0
-    assert json.loads((out / "summary.json").read_text())["metrics"]["train"]["steps"] == 2
+    # a second run into the same folder works (the demo overwrites its own outputs), and
+    # --serve ends it by printing the map URL and serving the results
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "s2sr", "-q", "demo", "--out", str(out), "--size", "1024",
+         "--max-steps", "2", "--serve", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("serving the demo map at"):
+                break
+        assert lines[-1].strip() == f"serving the demo map at http://127.0.0.1:{port}/ (Ctrl-C to stop)"
+        layers = _get_json(f"http://127.0.0.1:{port}/layers", deadline=time.time() + 30)
+        assert {"S2 RGB (High-Res)", "S2 RGB (original 10 m)"} <= {x["name"] for x in layers}
+        assert json.loads((out / "summary.json").read_text())["metrics"]["train"]["steps"] == 2
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get_json(url: str, deadline: float) -> list[dict[str, object]]:
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                return json.loads(r.read())
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.3)

@@ -27,9 +27,6 @@ class DemoConfig:
     patch_size: int = 32
     minutes: float | None = None
     max_steps: int | None = None
-    serve: bool = False
-    host: str = "127.0.0.1"
-    port: int = 8000
 
 
 @dataclass
@@ -107,12 +104,11 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
     res.metrics["evaluate"] = getattr(ev, "summary", None)
 
     (out / "summary.json").write_text(json.dumps(asdict(res), indent=2, default=str))
-    if cfg.serve:
-        _serve(cfg, res)
     return res
 
 
-def _serve(cfg: DemoConfig, res: DemoResult) -> None:
+def serve_demo(res: DemoResult, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve the demo's SR and LR images, footprint and model card on the local web map."""
     from s2sr.serve.app import serve
     from s2sr.serve.config import SceneConfig, ServeConfig
 
@@ -120,4 +116,4 @@ def _serve(cfg: DemoConfig, res: DemoResult) -> None:
         name="demo", sr=Path(res.paths["sr"]), lr=Path(res.paths["lr"]),
         footprint=Path(res.paths["dataset"]) / "footprint.geojson", model=Path(res.paths["model"]),
     )
-    serve(ServeConfig(scenes=[scene], host=cfg.host, port=cfg.port))
+    serve(ServeConfig(scenes=[scene], host=host, port=port))

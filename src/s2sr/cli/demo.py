@@ -25,11 +25,11 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from s2sr.demo import DemoConfig, run_demo
+    from s2sr.demo import DemoConfig, run_demo, serve_demo
 
     res = run_demo(DemoConfig(
         out=args.out, seed=args.seed, size=args.size, minutes=args.minutes,
-        max_steps=args.max_steps, serve=args.serve, host=args.host, port=args.port,
+        max_steps=args.max_steps,
     ))
     print(f"demo outputs in {res.out}/ (summary.json)")
     for k, v in res.paths.items():
@@ -43,4 +43,7 @@ def run(args: argparse.Namespace) -> int:
         m, b = methods["model"], methods["bicubic"]
         print(f"  test split (evaluate): PSNR {m['psnr']:.2f} dB vs bicubic {b['psnr']:.2f} dB, "
               f"SSIM {m['ssim']:.4f} vs {b['ssim']:.4f} (per-band peaks, see docs/evaluate.md)")
+    if args.serve:
+        print(f"serving the demo map at http://{args.host}:{args.port}/ (Ctrl-C to stop)", flush=True)
+        serve_demo(res, args.host, args.port)
     return 0
