@@ -129,6 +129,19 @@ def test_existing_output_is_kept(tmp_path, make_raster):
     assert (tmp_path / "out" / "keep.txt").exists()
 
 
+def test_output_that_is_a_file_fails_up_front(tmp_path, make_raster):
+    """--out naming an existing plain file is refused before any work, even with --overwrite; the file is kept."""
+    lr = make_raster("lr.tif")
+    hr = _hr_for(make_raster)
+    out = tmp_path / "out"
+    out.write_text("x")
+    with pytest.raises(OutputError) as ei:
+        prepare(PrepareConfig(pairs=[(lr, hr)], scale=4, patch_size=16, out=out, overwrite=True))
+    assert str(ei.value) == f"{out}: exists and is not a directory; remove it or choose another output folder"
+    assert out.read_text() == "x"
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.tmp-")]
+
+
 def test_second_bad_pair_fails_before_writing(tmp_path, make_raster):
     lr = make_raster("lr.tif")
     hr = _hr_for(make_raster)

@@ -91,6 +91,18 @@ def test_cli_errors_are_one_line(make_raster, bicubic_model, tmp_path, capsys) -
     assert not Path(out).exists()  # failed runs leave no output directory
 
 
+def test_cli_out_that_is_a_file_fails_before_evaluating(make_raster, bicubic_model, tmp_path, capsys) -> None:
+    img = make_raster("img.tif", shape=(4, 32, 32))
+    out = tmp_path / "ev.txt"
+    out.write_text("keep")
+    msg = _one_line_error(capsys, ["-q", "evaluate", "--model", str(bicubic_model(4)), "--wald", str(img),
+                                   "--out", str(out), "--overwrite"])
+    assert msg == (f"s2sr evaluate: error: {out}: exists and is not a directory; remove it or choose another "
+                   "output folder")
+    assert out.read_text() == "keep"
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".ev.txt.tmp-")]
+
+
 def test_cli_degrade_then_evaluate_pair(make_raster, bicubic_model, tmp_path, capsys) -> None:
     img = make_raster("img.tif", data=smooth_image((4, 66, 64), 2), nodata=None)
     assert main(["-q", "degrade", str(img), str(tmp_path / "d"), "--scale", "2"]) == 0

@@ -70,6 +70,26 @@ def test_output_errors(make_raster, bicubic_pt, tmp_path):
     assert str(e.value) == f"{src}: output would overwrite the input; choose another output path"
 
 
+def test_output_that_is_a_directory_fails_before_computing(make_raster, bicubic_pt, tmp_path):
+    """A directory as OUT.tif is refused up front: no tiles computed, no .partial files left behind."""
+    src = make_raster(shape=(4, 8, 8))
+    out = tmp_path / "outdir"
+    out.mkdir()
+    with pytest.raises(OutputError) as e:
+        apply_model(bicubic_pt, src, out, ApplyOptions(**Q))
+    assert str(e.value) == f"{out}: is a directory; pass an output file path such as {out / 'sr.tif'}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["bicubic.pt", "outdir", src.name])
+
+
+@pytest.mark.parametrize("cmd", ["apply", "export"])
+def test_empty_output_name_is_one_line_error(make_raster, bicubic_pt, tmp_path, capsys, cmd):
+    src = make_raster(shape=(4, 8, 8))
+    argv = ["-q", "apply", str(bicubic_pt), str(src), ""] if cmd == "apply" else ["-q", "export", str(bicubic_pt), ""]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == f"s2sr {cmd}: error: output path '.' has no file or folder name; pass a name such as out.tif\n"
+
+
 def test_disk_full_is_an_output_error(tmp_path):
     """A real ENOSPC from the kernel (/dev/full) becomes a one-line OutputError."""
     sc = TiledScratch(tmp_path / "x.tif", 8, 8, 4, "uint16", report_as=tmp_path / "out.tif")
@@ -88,6 +108,19 @@ def test_resolution_warning(make_raster, bicubic_pt, tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="s2sr.infer.apply"):
         apply_model(bicubic_pt, src, tmp_path / "o.tif", ApplyOptions(**Q))
     assert f"{src}: pixel size 20 differs from the model's training resolution 10" in caplog.text
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_dtype_warning(make_raster, bicubic_pt, tmp_path, caplog, backend):
+    """A uint8 image (e.g. NAIP) fed to a model trained on uint16 reflectance is not silently accepted."""
+    src = make_raster(shape=(4, 8, 8), dtype="uint8", data=np.full((4, 8, 8), 100, np.uint8))
+    same = make_raster(shape=(4, 8, 8))
+    with caplog.at_level(logging.WARNING, logger="s2sr.infer.apply"):
+        apply_model(bicubic_pt, same, tmp_path / "u16.tif", ApplyOptions(backend=backend, **Q))
+        assert "data type" not in caplog.text
+        apply_model(bicubic_pt, src, tmp_path / "o.tif", ApplyOptions(backend=backend, **Q))
+    assert (f"{src}: data type uint8 differs from the model's training data (uint16); results may be meaningless "
+            "(convert the input to uint16 in the training units first)") in caplog.text
 
 
 @pytest.mark.parametrize("kw,msg", [
@@ -117,6 +150,22 @@ def test_cli_prints_one_line_and_exits_2(make_raster, bicubic_pt, tmp_path, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1
     assert err[0].startswith(f"s2sr apply: error: {src}: has 3 band(s) but model bicubic expects 4")
+
+
+def test_cli_pixel_grid_input_gives_no_rasterio_warning(bicubic_pt, tmp_path, caplog):
+    """An input without geotransform (like the DSen2 samples) is one s2sr log line, not rasterio's 2-line warning."""
+    import warnings
+
+    import rasterio
+
+    src = tmp_path / "grid.tif"
+    with rasterio.open(src, "w", driver="GTiff", width=8, height=8, count=4, dtype="uint16") as ds:
+        ds.write(np.full((4, 8, 8), 900, np.uint16))
+    with warnings.catch_warnings(record=True) as seen, caplog.at_level(logging.INFO, logger="s2sr.infer.apply"):
+        warnings.simplefilter("always")
+        assert main(["apply", str(bicubic_pt), str(src), str(tmp_path / "o.tif")]) == 0
+    assert [str(w.message) for w in seen if w.category is rasterio.errors.NotGeoreferencedWarning] == []
+    assert f"{src}: no CRS; the output keeps its pixel grid (1 input pixel = 4 x 4 output pixels)" in caplog.text
 
 
 def test_cli_apply_and_export_end_to_end(make_raster, bicubic_pt, tmp_path):

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from s2sr.cli.main import main
-from s2sr.errors import ConfigError, InputError, ModelError
+from s2sr.errors import ConfigError, GridError, InputError, ModelError
 from s2sr.serve.app import create_app
 from s2sr.serve.card import load_card
 from s2sr.serve.config import config_from_options, load_config
@@ -152,6 +152,16 @@ def test_input_errors(serve_data, tmp_path: Path, make_raster) -> None:
         create_app(config_from_options([str(odd)]))
     with pytest.raises(ConfigError, match="--lr: given 2 time"):
         config_from_options([str(serve_data.sr)], [str(serve_data.lr)] * 2)
+
+
+def test_lr_elsewhere_than_sr_is_an_error(serve_data, make_raster) -> None:
+    """An --lr from another place (e.g. another scene) is refused, not shown beside the SR on an empty map."""
+    far = make_raster("far.tif", crs=CRS, shape=(4, 16, 16), origin=(600000.0, 4700000.0),
+                      descriptions=("B2", "B3", "B4", "B8"))
+    with pytest.raises(GridError) as e:
+        create_app(config_from_options([str(serve_data.sr)], [str(far)]))
+    assert str(e.value) == f"{serve_data.sr} and {far}: do not overlap; pass as --lr the image the SR was made from"
+    create_app(config_from_options([str(serve_data.sr)], [str(serve_data.lr)]))  # the matching pair is fine
 
 
 def test_three_band_image_without_descriptions(make_raster) -> None:

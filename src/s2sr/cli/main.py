@@ -12,6 +12,7 @@ import argparse
 import importlib
 import logging
 import sys
+import warnings
 from collections.abc import Sequence
 
 from s2sr import __version__
@@ -48,6 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s s2sr: %(message)s", stream=sys.stderr)
+    # rasterio's NotGeoreferencedWarning prints two lines with a source line per file; s2sr handles
+    # pixel grids without CRS itself and says so in one log line (matched by message: no rasterio import here)
+    warnings.filterwarnings("ignore", message=r"(Dataset has no geotransform|The given matrix is equal to Affine)")
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2

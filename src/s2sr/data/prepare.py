@@ -46,7 +46,7 @@ from s2sr.data.sampling import (
 from s2sr.data.store import SPLITS, StoreWriter
 from s2sr.errors import InputError, OutputError
 from s2sr.grid import Grid
-from s2sr.io.atomic import atomic_dir, check_writable_dir
+from s2sr.io.atomic import atomic_dir, check_dir_target
 from s2sr.sensor import SensorModel
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 def prepare(cfg: PrepareConfig) -> PrepareResult:
     """Build the patch store, ``footprint.geojson`` and ``prepare.json`` in ``cfg.out``."""
     out = Path(cfg.out)
-    check_writable_dir(out)
+    check_dir_target(out)
     if out.exists() and not cfg.overwrite:
         raise OutputError(f"{out}: already exists; remove it, choose another --out, or pass --overwrite")
     pairs = [open_pair(i, Path(lr), Path(hr), cfg) for i, (lr, hr) in enumerate(cfg.pairs)]

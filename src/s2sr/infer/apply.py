@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from s2sr.errors import ConfigError, InputError
+from s2sr.errors import ConfigError, InputError, OutputError
 from s2sr.infer.model import LoadedModel
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,8 @@ def apply_model(
     opts = opts or ApplyOptions()
     src, dst = Path(src), Path(dst)
     check_writable_dir(dst)
+    if dst.is_dir():
+        raise OutputError(f"{dst}: is a directory; pass an output file path such as {dst / 'sr.tif'}")
     if dst.resolve() == src.resolve():
         raise ConfigError(f"{dst}: output would overwrite the input; choose another output path")
     lm = load_for_apply(model, opts.backend, opts.device)
@@ -205,6 +207,13 @@ def _check_input(src: Path, lm: LoadedModel, opts: ApplyOptions) -> tuple[Any, l
     if len(bands) != nb:
         raise InputError(f"{src}: --bands {bands} selects {len(bands)} band(s) but model {lm.name} expects "
                          f"{nb} ({', '.join(lm.bands)}); pass --bands with {nb} band numbers")
+    if info.crs is None:
+        log.info("%s: no CRS; the output keeps its pixel grid (1 input pixel = %d x %d output pixels)", src,
+                 lm.scale, lm.scale)
+    if lm.input_dtype and info.dtype != lm.input_dtype:
+        log.warning("%s: data type %s differs from the model's training data (%s); results may be meaningless "
+                    "(convert the input to %s in the training units first)", src, info.dtype, lm.input_dtype,
+                    lm.input_dtype)
     if lm.input_res and info.crs is not None:
         res = max(info.res)
         if abs(res / lm.input_res - 1.0) > 0.25:

@@ -18,11 +18,20 @@ def _tmp_name(final: Path) -> Path:
 
 
 def check_writable_dir(path: Path) -> None:
+    if not path.name:
+        raise OutputError(f"output path {str(path)!r} has no file or folder name; pass a name such as out.tif")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.exists():
         raise OutputError(f"{path}: parent directory {parent} does not exist; create it first")
     if not os.access(parent, os.W_OK):
         raise OutputError(f"{path}: directory {parent} is not writable; choose another output path")
+
+
+def check_dir_target(path: Path) -> None:
+    """Like :func:`check_writable_dir`, for an output folder: a plain file in its place is refused up front."""
+    check_writable_dir(path)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{path}: exists and is not a directory; remove it or choose another output folder")
 
 
 def disk_error(path: Path, e: OSError) -> OutputError:
@@ -56,7 +65,7 @@ def atomic_dir(final: str | os.PathLike[str], overwrite: bool = True) -> Iterato
     so a failed run leaves no output directory behind.
     """
     final = Path(final)
-    check_writable_dir(final)
+    check_dir_target(final)
     if final.exists() and not overwrite:
         raise OutputError(f"{final}: already exists; remove it or choose another --out")
     tmp = _tmp_name(final)

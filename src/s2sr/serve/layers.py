@@ -17,7 +17,7 @@ from typing import Any
 
 from rasterio.warp import transform_bounds
 
-from s2sr.errors import InputError
+from s2sr.errors import GridError, InputError
 from s2sr.io.raster import read_info
 from s2sr.serve.config import SceneConfig
 from s2sr.serve.stats import Stretch, cached_stretch
@@ -146,6 +146,8 @@ def build_layers(sc: SceneConfig, prefix: str = "") -> dict[str, Layer]:
                         "each is stretched on its own", sr, lr)
         lr_layer = _layer(sc.name, "lr_rgb", lr, lr_info, lr_rgb, lr_st, prefix)
     layers = {"sr_rgb": _layer(sc.name, "sr_rgb", sr, sr_info, sr_rgb, rgb_st, prefix)}
+    if lr_layer is not None and not _intersect(layers["sr_rgb"].bounds, lr_layer.bounds):
+        raise GridError(f"{sr} and {lr_layer.path}: do not overlap; pass as --lr the image the SR was made from")
     if lr_layer is not None:
         layers["lr_rgb"] = lr_layer
     if sr_false is not None and false_st is not None:
@@ -153,6 +155,13 @@ def build_layers(sc: SceneConfig, prefix: str = "") -> dict[str, Layer]:
     else:
         log.warning("%s: no B8 band found; the false-colour layer is not shown", sr)
     return layers
+
+
+def _intersect(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    """Whether two WGS84 boxes (west, south, east, north) overlap; boxes across the antimeridian always do."""
+    if a[0] > a[2] or b[0] > b[2]:
+        return True
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def same_units(a: Stretch, b: Stretch) -> bool:
