@@ -75,3 +75,23 @@ def make_raster(tmp_path: Path) -> MakeRaster:
         return path
 
     return _make
+
+
+@pytest.fixture
+def corrupt_block() -> Callable[..., Path]:
+    """``corrupt_block(path, col=1, row=1)``: see :func:`_corrupt_block`."""
+    return _corrupt_block
+
+
+def _corrupt_block(path: Path, col: int = 1, row: int = 1) -> Path:
+    """Overwrite the bytes of one internal tile of a tiled, compressed GeoTIFF (header stays readable).
+
+    Like a bad download: the file opens and its first and last blocks read, but this block fails to decode.
+    """
+    with rasterio.open(path) as ds:
+        off = int(ds.get_tag_item(f"BLOCK_OFFSET_{col}_{row}", "TIFF", bidx=1))
+        size = int(ds.get_tag_item(f"BLOCK_SIZE_{col}_{row}", "TIFF", bidx=1))
+    with open(path, "r+b") as fh:
+        fh.seek(off)
+        fh.write(b"\xff" * size)
+    return path

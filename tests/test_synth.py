@@ -119,6 +119,15 @@ def test_unwritable_outdir(tmp_path):
         synthesize(tmp_path / "file" / "scene", size=128)
 
 
+def test_cli_empty_outdir_is_refused(tmp_path, capsys, monkeypatch):
+    """`s2sr synth ""` used to write hr.tif/lr.tif/truth.json into the current folder."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["-q", "synth", "", "--size", "64"]) == 2
+    assert capsys.readouterr().err == ("s2sr synth: error: OUTDIR '': empty folder name; pass a folder such as "
+                                       "scene (or . for this folder)\n")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_cli_synth(tmp_path, capsys):
     assert main(["synth", str(tmp_path / "s"), "--seed", "2", "--size", "128", "--scale", "4"]) == 0
     assert (tmp_path / "s" / "truth.json").is_file()

@@ -67,9 +67,11 @@ class SynthResult:
 
 
 def synthesize(
-    outdir: Path, seed: int = 0, size: int = 2048, scale: int = 4, mtf_nyquist: float = 0.3
+    outdir: str | Path, seed: int = 0, size: int = 2048, scale: int = 4, mtf_nyquist: float = 0.3
 ) -> SynthResult:
     """Write ``hr.tif``, ``lr.tif`` and ``truth.json`` into ``outdir`` (created if needed)."""
+    if str(outdir) == "":  # Path("") is ".": an empty name would write into the current folder
+        raise OutputError("OUTDIR '': empty folder name; pass a folder such as scene (or . for this folder)")
     outdir = Path(outdir)
     _check_args(size, scale, mtf_nyquist)
     rng = np.random.default_rng(seed)

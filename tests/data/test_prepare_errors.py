@@ -142,6 +142,25 @@ def test_output_that_is_a_file_fails_up_front(tmp_path, make_raster):
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.tmp-")]
 
 
+def test_corrupt_hr_block_is_one_line_input_error(tmp_path, make_raster, corrupt_block):
+    lr = make_raster("lr.tif")
+    hr = corrupt_block(_hr_for(make_raster, tiled=True, blockxsize=16, blockysize=16, compress="deflate"), col=3, row=3)
+    msg = _assert_fails(tmp_path, [(lr, hr)], InputError, hr, "pixel data is corrupt or truncated",
+                        "re-download or re-export it")
+    assert msg.startswith(f"{hr}: ")
+
+
+def test_overwrite_of_the_folder_holding_the_inputs_is_refused(tmp_path, make_raster):
+    """--out DIR --overwrite where DIR holds lr.tif/hr.tif deleted the inputs."""
+    lr = make_raster("lr.tif")
+    hr = _hr_for(make_raster)
+    with pytest.raises(OutputError) as ei:
+        prepare(PrepareConfig(pairs=[(lr, hr)], scale=4, patch_size=16, out=tmp_path, overwrite=True))
+    assert str(ei.value) == (f"{tmp_path}: holds the input {lr}, which replacing it would delete; "
+                             "choose another output folder")
+    assert lr.is_file() and hr.is_file()
+
+
 def test_second_bad_pair_fails_before_writing(tmp_path, make_raster):
     lr = make_raster("lr.tif")
     hr = _hr_for(make_raster)

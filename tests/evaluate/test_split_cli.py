@@ -103,6 +103,31 @@ def test_cli_out_that_is_a_file_fails_before_evaluating(make_raster, bicubic_mod
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".ev.txt.tmp-")]
 
 
+def test_corrupt_block_is_an_input_error_not_a_write_error(make_raster, corrupt_block, bicubic_model, tmp_path,
+                                                           capsys) -> None:
+    """A read failure while degrading names the input (it was reported as 'cannot write' the output)."""
+    img = corrupt_block(make_raster("img.tif", shape=(4, 64, 64), tiled=True, blockxsize=16, blockysize=16, compress="deflate"))
+    want = (f"{img}: pixel data is corrupt or truncated ({img.name}, band 1: IReadBlock failed at X offset 1, "
+            "Y offset 1: TIFFReadEncodedTile() failed.); re-download or re-export it")
+    msg = _one_line_error(capsys, ["-q", "degrade", str(img), str(tmp_path / "d"), "--scale", "2"])
+    assert msg == f"s2sr degrade: error: {want}"
+    msg = _one_line_error(capsys, ["-q", "evaluate", "--model", str(bicubic_model(4)), "--wald", str(img),
+                                   "--out", str(tmp_path / "ev")])
+    assert msg == f"s2sr evaluate: error: {want}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["img.tif", "bicubic_x4.pt"])
+
+
+def test_cli_overwrite_of_the_model_folder_is_refused(make_raster, bicubic_model, tmp_path, capsys) -> None:
+    """--out RUN --overwrite where RUN holds the model deleted the model."""
+    img = make_raster("img.tif", shape=(4, 32, 32))
+    model = bicubic_model(4)
+    msg = _one_line_error(capsys, ["-q", "evaluate", "--model", str(model), "--wald", str(img),
+                                   "--out", str(tmp_path), "--overwrite"])
+    assert msg == (f"s2sr evaluate: error: {tmp_path}: holds the input {model}, which replacing it would delete; "
+                   "choose another output folder")
+    assert model.is_file() and img.is_file()
+
+
 def test_cli_degrade_then_evaluate_pair(make_raster, bicubic_model, tmp_path, capsys) -> None:
     img = make_raster("img.tif", data=smooth_image((4, 66, 64), 2), nodata=None)
     assert main(["-q", "degrade", str(img), str(tmp_path / "d"), "--scale", "2"]) == 0
@@ -137,6 +162,15 @@ def test_split_from_a_real_prepared_dataset(bicubic_model, tmp_path) -> None:
     # every test patch (16 LR px = 64 fine px square) is scored, nothing else (the synthetic
     # nodata edge and cloud are rejected by prepare, so test patches are fully valid)
     assert res.pixels == n_test * 64 * 64
+
+
+def test_degrade_empty_outdir_is_refused(make_raster, tmp_path, capsys, monkeypatch) -> None:
+    """`s2sr degrade IMG ""` used to write hr.tif/lr.tif into the current folder."""
+    img = make_raster("img.tif", shape=(4, 32, 32))
+    monkeypatch.chdir(tmp_path)
+    msg = _one_line_error(capsys, ["-q", "degrade", str(img), "", "--scale", "2"])
+    assert msg == "s2sr degrade: error: OUTDIR '': empty folder name; pass a folder such as pair (or . for this folder)"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["img.tif"]
 
 
 def test_degrade_missing_input_is_one_line_and_creates_nothing(tmp_path, capsys) -> None:

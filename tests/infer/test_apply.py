@@ -162,6 +162,20 @@ def test_bbox_is_snapped_outward_to_pixels(make_raster, bicubic_pt, tmp_path):
         assert (ds.width, ds.height) == (28, 48)
 
 
+def test_bbox_on_pixel_grid_without_crs(make_raster, bicubic_pt, tmp_path):
+    """A file without georeference (like the DSen2 samples) reads as the identity grid, rows going *down* in y:
+    --bbox is then in pixel units (rasterio's from_bounds refused it with a traceback)."""
+    src = make_raster(shape=(4, 30, 40), crs=None, transform=Affine.identity(), nodata=None)
+    with rasterio.open(src) as ds:
+        assert ds.transform == Affine.identity()
+    out = tmp_path / "sr.tif"
+    apply_model(bicubic_pt, src, out, ApplyOptions(bbox=(10.5, 4.0, 20.0, 12.2), **QUIET))
+    with rasterio.open(out) as ds:
+        assert ds.tags()["S2SR_WINDOW"] == "10,4,10,9"
+        assert ds.transform == Affine(0.25, 0, 10, 0, 0.25, 4)
+        assert (ds.width, ds.height) == (40, 36)
+
+
 def test_bf16_close_to_fp32(make_raster, tiny_conv, tmp_path):
     src = make_raster(shape=(4, 24, 24))
     a, b = tmp_path / "a.tif", tmp_path / "b.tif"

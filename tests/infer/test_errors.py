@@ -70,6 +70,19 @@ def test_output_errors(make_raster, bicubic_pt, tmp_path):
     assert str(e.value) == f"{src}: output would overwrite the input; choose another output path"
 
 
+def test_output_over_the_model_is_refused(make_raster, bicubic_pt, tmp_path, capsys):
+    """`s2sr export best.pt best.pt` (or apply ... OUT=the model) replaced the model file with its output."""
+    src = make_raster(shape=(4, 8, 8))
+    before = bicubic_pt.read_bytes()
+    assert main(["-q", "export", str(bicubic_pt), str(bicubic_pt)]) == 2
+    assert capsys.readouterr().err == (f"s2sr export: error: {bicubic_pt}: output would overwrite the model; "
+                                       "choose another output path, e.g. model.onnx\n")
+    assert main(["-q", "apply", str(bicubic_pt), str(src), str(bicubic_pt)]) == 2
+    assert capsys.readouterr().err == (f"s2sr apply: error: {bicubic_pt}: output would overwrite the model; "
+                                       "choose another output path\n")
+    assert bicubic_pt.read_bytes() == before
+
+
 def test_output_that_is_a_directory_fails_before_computing(make_raster, bicubic_pt, tmp_path):
     """A directory as OUT.tif is refused up front: no tiles computed, no .partial files left behind."""
     src = make_raster(shape=(4, 8, 8))
@@ -88,6 +101,18 @@ def test_empty_output_name_is_one_line_error(make_raster, bicubic_pt, tmp_path, 
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err == f"s2sr {cmd}: error: output path '.' has no file or folder name; pass a name such as out.tif\n"
+
+
+def test_corrupt_block_mid_scene_is_one_line_error_and_no_partial(make_raster, corrupt_block, bicubic_pt, tmp_path,
+                                                                  capsys):
+    """A block that fails to decode mid-stream (first and last blocks fine): one line naming the file, exit 2."""
+    src = corrupt_block(make_raster(shape=(4, 64, 64), tiled=True, blockxsize=16, blockysize=16, compress="deflate"))
+    out = tmp_path / "o.tif"
+    assert main(["-q", "apply", str(bicubic_pt), str(src), str(out), "--tile", "32"]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"s2sr apply: error: {src}: pixel data is corrupt or truncated ({src.name}, band 1: IReadBlock "
+                   "failed at X offset 1, Y offset 1: TIFFReadEncodedTile() failed.); re-download or re-export it\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["bicubic.pt", src.name])
 
 
 def test_disk_full_is_an_output_error(tmp_path):
@@ -110,6 +135,19 @@ def test_resolution_warning(make_raster, bicubic_pt, tmp_path, caplog):
     assert f"{src}: pixel size 20 differs from the model's training resolution 10" in caplog.text
 
 
+def test_band_name_mismatch_warns_with_the_fix(make_raster, bicubic_pt, tmp_path, caplog):
+    """A file in DSen2's B4,B3,B2,B8 order, named so, was silently read as B2,B3,B4,B8."""
+    swapped = make_raster(shape=(4, 8, 8), descriptions=("B04", "B03", "B02", "B08"))
+    named = make_raster(shape=(4, 8, 8), descriptions=("B02", "B03", "B04", "B08"))
+    with caplog.at_level(logging.WARNING, logger="s2sr.infer.apply"):
+        apply_model(bicubic_pt, named, tmp_path / "a.tif", ApplyOptions(**Q))
+        apply_model(bicubic_pt, swapped, tmp_path / "b.tif", ApplyOptions(bands="3,2,1,4", **Q))
+        assert "named" not in caplog.text
+        apply_model(bicubic_pt, swapped, tmp_path / "c.tif", ApplyOptions(**Q))
+    assert (f"{swapped}: bands 1,2,3,4 are named B04,B03,B02,B08 but the model expects B2,B3,B4,B8; "
+            "pass --bands 3,2,1,4") in caplog.text
+
+
 @pytest.mark.parametrize("backend", ["torch", "onnx"])
 def test_dtype_warning(make_raster, bicubic_pt, tmp_path, caplog, backend):
     """A uint8 image (e.g. NAIP) fed to a model trained on uint16 reflectance is not silently accepted."""
@@ -119,19 +157,43 @@ def test_dtype_warning(make_raster, bicubic_pt, tmp_path, caplog, backend):
         apply_model(bicubic_pt, same, tmp_path / "u16.tif", ApplyOptions(backend=backend, **Q))
         assert "data type" not in caplog.text
         apply_model(bicubic_pt, src, tmp_path / "o.tif", ApplyOptions(backend=backend, **Q))
-    assert (f"{src}: data type uint8 differs from the model's training data (uint16); results may be meaningless "
-            "(convert the input to uint16 in the training units first)") in caplog.text
+    assert (f"{src}: data type uint8 differs from the model's training data (uint16); check that its values are "
+            "in the training units (e.g. reflectance x 10000), else the results are meaningless") in caplog.text
 
 
 @pytest.mark.parametrize("kw,msg", [
     (dict(precision="fp16"), "--precision 'fp16': choose one of fp32, bf16"),
     (dict(window=(0, 0, 4, 4), bbox=(0, 0, 1, 1)), "--window and --bbox: pass only one of them"),
     (dict(out_dtype="int8"), "--out-dtype 'int8': choose one of same, float32"),
+    (dict(backend="onnx", precision="bf16"), "--precision bf16: the onnx backend runs fp32 only; use --precision fp32"),
 ])
 def test_option_errors(kw, msg):
     with pytest.raises(ConfigError) as e:
         ApplyOptions(**kw)
     assert str(e.value) == msg
+
+
+def test_bad_device_is_one_line_error_before_any_output(make_raster, bicubic_pt, tmp_path, capsys):
+    import torch
+
+    src = make_raster(shape=(4, 8, 8))
+    out = tmp_path / "o.tif"
+    assert main(["-q", "apply", str(bicubic_pt), str(src), str(out), "--device", "nonsense"]) == 2
+    assert capsys.readouterr().err == ("s2sr apply: error: --device 'nonsense': not a torch device; "
+                                       "use cpu or cuda (e.g. cuda:0)\n")
+    if not torch.cuda.is_available():
+        assert main(["-q", "apply", str(bicubic_pt), str(src), str(out), "--device", "cuda"]) == 2
+        assert capsys.readouterr().err == ("s2sr apply: error: --device cuda: no CUDA device is available to torch; "
+                                           "use --device cpu\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["bicubic.pt", src.name])
+
+
+@pytest.mark.parametrize("opset", [5, 99])
+def test_export_unsupported_opset_is_one_line_error(bicubic_pt, tmp_path, capsys, opset):
+    out = tmp_path / "m.onnx"
+    assert main(["-q", "export", str(bicubic_pt), str(out), "--opset", str(opset)]) == 2
+    assert capsys.readouterr().err == f"s2sr export: error: --opset {opset}: must be in 11..20; use the default 17\n"
+    assert not out.exists()
 
 
 def test_window_and_bbox_outside(make_raster, bicubic_pt, tmp_path):

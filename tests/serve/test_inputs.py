@@ -101,6 +101,16 @@ def test_bad_model_errors(tmp_path: Path) -> None:
         load_card(tmp_path / "missing.pt")
 
 
+def test_binary_file_as_model_card_is_refused(serve_data, tmp_path: Path) -> None:
+    """--model-card sr.tif (or an .onnx) was accepted and shown as garbage text on the map page."""
+    for p in (serve_data.sr, tmp_path / "best.onnx"):
+        if not p.exists():
+            p.write_bytes(b"\x08\x01\x12\x00onnx")
+        with pytest.raises(ModelError) as e:
+            load_card(p)
+        assert str(e.value) == f"{p}: not a model card (binary file); pass RUN/best.pt or RUN/MODEL_CARD.md"
+
+
 def test_config_file_with_two_scenes(serve_data, tmp_path: Path) -> None:
     import shutil
 

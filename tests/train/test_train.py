@@ -118,6 +118,18 @@ def test_existing_run_and_mismatched_resume(tiny_store: Callable[..., Path], tmp
     assert not (tmp_path / "run2").exists()
 
 
+def test_empty_out_is_refused_not_written_into_cwd(tiny_store: Callable[..., Path], tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    ds = tiny_store(n_train=4, n_val=4, lr_patch=8, scale=2)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    with pytest.raises(OutputError) as e:
+        train(ds, Path(""), _cfg(max_steps=1))
+    assert str(e.value) == "output path '.' has no folder name; pass a run folder such as --out run"
+    assert list(work.iterdir()) == []
+
+
 def test_minutes_cap_and_missing_prepare_json(tiny_store: Callable[..., Path], tmp_path: Path) -> None:
     ds = tiny_store(n_train=4, n_val=4, lr_patch=8, scale=3, prepare_json=False)
     res = train(ds, tmp_path / "run", _cfg(max_steps=50, minutes=1e-6))

@@ -44,11 +44,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _own_or_warning(record: logging.LogRecord) -> bool:
+    """s2sr's own records at the chosen level; other libraries' (numexpr, matplotlib, distributed, which sets
+    its own INFO level) only from WARNING up, so their chatter does not print as "INFO s2sr: ..."."""
+    return record.name == "s2sr" or record.name.startswith("s2sr.") or record.levelno >= logging.WARNING
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(levelname)s s2sr: %(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s s2sr: %(message)s"))
+    handler.addFilter(_own_or_warning)
+    logging.basicConfig(level=level, handlers=[handler])
     # rasterio's NotGeoreferencedWarning prints two lines with a source line per file; s2sr handles
     # pixel grids without CRS itself and says so in one log line (matched by message: no rasterio import here)
     warnings.filterwarnings("ignore", message=r"(Dataset has no geotransform|The given matrix is equal to Affine)")

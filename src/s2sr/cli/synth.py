@@ -22,10 +22,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from s2sr.synth import synthesize
 
-    r = synthesize(Path(args.outdir), seed=args.seed, size=args.size, scale=args.scale, mtf_nyquist=args.mtf)
+    r = synthesize(args.outdir, seed=args.seed, size=args.size, scale=args.scale, mtf_nyquist=args.mtf)
     print(f"{r.hr}\n{r.lr}\n{r.truth}")
     return 0

@@ -26,7 +26,14 @@ from rasterio.windows import Window
 from s2sr.data.config import PrepareConfig
 from s2sr.errors import GridError, InputError
 from s2sr.grid import Grid, fine_grid, fine_window
-from s2sr.io.raster import RasterInfo, check_readable_pixels, open_raster, parse_bands, valid_mask
+from s2sr.io.raster import (
+    RasterInfo,
+    check_readable_pixels,
+    open_raster,
+    parse_bands,
+    read_pixels,
+    valid_mask,
+)
 
 log = logging.getLogger(__name__)
 
@@ -205,11 +212,11 @@ def check_not_all_nodata(info: RasterInfo, bands: list[int], window: Window | No
     with open_raster(info.path) as ds:
         win = window or Window(0, 0, ds.width, ds.height)
         h, w = int(win.height), int(win.width)
-        small = ds.read(bands, window=win, out_shape=(len(bands), min(h, 256), min(w, 256)))
+        small = read_pixels(ds, bands, window=win, out_shape=(len(bands), min(h, 256), min(w, 256)))
         if valid_mask(small, ds.nodata).any():
             return
         for _, bw in ds.block_windows(1):
-            if valid_mask(ds.read(bands, window=bw), ds.nodata).any():
+            if valid_mask(read_pixels(ds, bands, window=bw), ds.nodata).any():
                 return
     raise InputError(
         f"{info.path}: every pixel is nodata ({info.nodata}); check the file, or its nodata value "
@@ -230,7 +237,7 @@ class LRReader:
 
     def read(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
         """(bands, h, w) float32 LR data and its (h, w) valid mask."""
-        data = self.ds.read(self.pair.lr_bands, window=window)  # type: ignore[attr-defined]
+        data = read_pixels(self.ds, self.pair.lr_bands, window=window)
         return data.astype(np.float32), valid_mask(data, self.ds.nodata)  # type: ignore[attr-defined]
 
 
@@ -261,5 +268,5 @@ class HRReader:
         w = Window(lr_window.col_off - margin, lr_window.row_off - margin,
                    lr_window.width + 2 * margin, lr_window.height + 2 * margin)
         fw = fine_window(w, self.pair.scale)
-        data = self.vrt.read(self.pair.hr_bands, window=fw, boundless=False)
+        data = read_pixels(self.vrt, self.pair.hr_bands, window=fw, boundless=False)
         return data, np.all(np.isfinite(data), axis=0)

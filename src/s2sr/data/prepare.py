@@ -46,7 +46,7 @@ from s2sr.data.sampling import (
 from s2sr.data.store import SPLITS, StoreWriter
 from s2sr.errors import InputError, OutputError
 from s2sr.grid import Grid
-from s2sr.io.atomic import atomic_dir, check_dir_target
+from s2sr.io.atomic import atomic_dir, check_dir_target, check_not_inside
 from s2sr.sensor import SensorModel
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ def prepare(cfg: PrepareConfig) -> PrepareResult:
     check_dir_target(out)
     if out.exists() and not cfg.overwrite:
         raise OutputError(f"{out}: already exists; remove it, choose another --out, or pass --overwrite")
+    check_not_inside(out, [p for pair in cfg.pairs for p in pair])
     pairs = [open_pair(i, Path(lr), Path(hr), cfg) for i, (lr, hr) in enumerate(cfg.pairs)]
     _check_band_counts(pairs)
     sensor = SensorModel(cfg.scale, cfg.mtf_nyquist)

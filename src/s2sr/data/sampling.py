@@ -15,7 +15,7 @@ import numpy as np
 from rasterio.windows import Window
 
 from s2sr.data.config import PrepareConfig
-from s2sr.io.raster import valid_mask
+from s2sr.io.raster import read_pixels, valid_mask
 
 REJECT_REASONS = ("nodata", "bright", "low_texture")
 
@@ -43,7 +43,7 @@ def measure_valid(blocks: list[Block], ds: object, bands: list[int]) -> None:
     """Fraction of valid LR pixels per block, from a decimated read (cheap)."""
     for b in blocks:
         h, w = int(b.window.height), int(b.window.width)
-        small = ds.read(bands, window=b.window, out_shape=(len(bands), min(h, 16), min(w, 16)))  # type: ignore[attr-defined]
+        small = read_pixels(ds, bands, window=b.window, out_shape=(len(bands), min(h, 16), min(w, 16)))
         b.valid = float(valid_mask(small, ds.nodata).mean())  # type: ignore[attr-defined]
 
 

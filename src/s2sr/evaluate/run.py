@@ -63,7 +63,8 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
         areas = load_split(cfg.split_from, cfg.lr, read_info(cfg.lr).crs)
         if cfg.align_reference:
             align = load_alignment(cfg.split_from, cfg.lr)
-    with atomic_dir(cfg.out, overwrite=cfg.overwrite) as tmp:
+    inputs = (cfg.model, cfg.lr, cfg.hr, cfg.wald, cfg.split_from)
+    with atomic_dir(cfg.out, overwrite=cfg.overwrite, inputs=inputs) as tmp:
         if cfg.wald is not None:
             info = read_info(cfg.wald)
             idx = _bands(cfg.bands, info.count, cfg.wald, len(bundle.bands), bundle.bands, "--bands")

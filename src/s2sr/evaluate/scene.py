@@ -27,7 +27,7 @@ from rasterio.windows import Window
 from s2sr.errors import GridError, InputError
 from s2sr.evaluate.alignment import Alignment
 from s2sr.grid import Grid, fine_grid
-from s2sr.io.raster import check_readable_pixels, open_raster
+from s2sr.io.raster import check_readable_pixels, open_raster, read_pixels
 
 # Stand-in CRS for pairs without georeference (both sides get it: GDAL only does grid math).
 LOCAL_CRS = CRS.from_epsg(3857)
@@ -58,7 +58,7 @@ def read_padded(ds, bands: list[int], window: Window, fill: float) -> tuple[np.n
     a0, b0 = max(0, c0), max(0, r0)
     a1, b1 = min(ds.width, c0 + w), min(ds.height, r0 + h)
     if a1 > a0 and b1 > b0:
-        data = ds.read(bands, window=Window(a0, b0, a1 - a0, b1 - b0)).astype(np.float32)
+        data = read_pixels(ds, bands, window=Window(a0, b0, a1 - a0, b1 - b0)).astype(np.float32)
         out[:, b0 - r0: b1 - r0, a0 - c0: a1 - c0] = data
         ok = np.all(np.isfinite(data), axis=0)
         if ds.nodata is not None and not np.isnan(ds.nodata):

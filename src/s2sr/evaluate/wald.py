@@ -25,7 +25,7 @@ from tqdm import tqdm
 from s2sr.errors import InputError, OutputError
 from s2sr.grid import check_scale
 from s2sr.io.atomic import atomic_file
-from s2sr.io.raster import open_raster, parse_bands
+from s2sr.io.raster import open_raster, parse_bands, read_pixels
 from s2sr.sensor import SensorModel, area_downsample
 
 log = logging.getLogger(__name__)
@@ -75,13 +75,21 @@ def degrade_image(
         sensor = SensorModel(scale, mtf)
     except ValueError:
         raise InputError(f"--mtf {mtf}: must be in (0, 1), e.g. 0.3") from None
+    if str(outdir) == "":  # Path("") is ".": an empty name would write into the current folder
+        raise OutputError("OUTDIR '': empty folder name; pass a folder such as pair (or . for this folder)")
     outdir = Path(outdir)
     if outdir.exists() and not outdir.is_dir():
         raise OutputError(f"{outdir}: exists and is not a directory; choose another OUTDIR")
-    with warnings.catch_warnings():
-        # a pixel grid without CRS stays one: logged once below instead of a warning per file
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        return _degrade(Path(src), outdir, sensor, bands, strip, progress)
+    created = not outdir.exists()
+    try:
+        with warnings.catch_warnings():
+            # a pixel grid without CRS stays one: logged once below instead of a warning per file
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            return _degrade(Path(src), outdir, sensor, bands, strip, progress)
+    except BaseException:
+        if created and outdir.is_dir() and not any(outdir.iterdir()):
+            outdir.rmdir()  # a failed run leaves no empty OUTDIR behind
+        raise
 
 
 def _degrade(src: Path, outdir: Path, sensor: SensorModel, bands: str | list[int] | None, strip: int,
@@ -124,7 +132,7 @@ def _write_strips(ds, dh, dl, idx: list[int], sensor: SensorModel, lw: int, lh: 
         r1 = min(lh, r0 + strip)
         top, bot = r0 * s, r1 * s
         a, b = max(0, top - m), min(H, bot + m)
-        hr = ds.read(idx, window=Window(0, a, W, b - a))
+        hr = read_pixels(ds, idx, window=Window(0, a, W, b - a))
         valid = np.ones(hr.shape[1:], bool) if ds.nodata is None else np.all(hr != ds.nodata, axis=0)
         blurred = sensor.blur(hr.astype(np.float64))[:, top - a: bot - a]
         lr = area_downsample(blurred, s)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -51,6 +52,8 @@ class ApplyOptions:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"--{name.replace('_', '-')} {getattr(self, name)!r}: choose one of {', '.join(allowed)}")
+        if self.backend == "onnx" and self.precision != "fp32":
+            raise ConfigError(f"--precision {self.precision}: the onnx backend runs fp32 only; use --precision fp32")
         if self.window is not None and self.bbox is not None:
             raise ConfigError("--window and --bbox: pass only one of them")
         if self.queue_depth < 1:
@@ -97,6 +100,8 @@ def apply_model(
         raise OutputError(f"{dst}: is a directory; pass an output file path such as {dst / 'sr.tif'}")
     if dst.resolve() == src.resolve():
         raise ConfigError(f"{dst}: output would overwrite the input; choose another output path")
+    if isinstance(model, (str, os.PathLike)) and dst.resolve() == Path(model).resolve():
+        raise ConfigError(f"{dst}: output would overwrite the model; choose another output path")
     lm = load_for_apply(model, opts.backend, opts.device)
     with tempfile.TemporaryDirectory(prefix="s2sr-onnx-") as tmpdir:
         if opts.backend == "onnx" and lm.onnx_path is None:
@@ -140,10 +145,15 @@ def _run(lm: LoadedModel, src: Path, dst: Path, opts: ApplyOptions) -> ApplyResu
     stats: dict[str, Any] = {"skipped": 0, "model_s": 0.0}
     t1 = time.perf_counter()
     try:
-        _compute(lm, src, plan, todo, bands, info.nodata, sink, opts, stats)
-    finally:
-        scratch.close()
-        journal.close()
+        try:
+            _compute(lm, src, plan, todo, bands, info.nodata, sink, opts, stats)
+        finally:
+            scratch.close()
+            journal.close()
+    except InputError:  # a corrupt input block: nothing worth resuming, leave no partial output
+        for p in (part_path, jpath):
+            p.unlink(missing_ok=True)
+        raise
     t2 = time.perf_counter()
     write_cog(part_path, dst, spec.dtype, opts.compress)
     t3 = time.perf_counter()
@@ -207,13 +217,14 @@ def _check_input(src: Path, lm: LoadedModel, opts: ApplyOptions) -> tuple[Any, l
     if len(bands) != nb:
         raise InputError(f"{src}: --bands {bands} selects {len(bands)} band(s) but model {lm.name} expects "
                          f"{nb} ({', '.join(lm.bands)}); pass --bands with {nb} band numbers")
+    _check_band_names(src, info.descriptions, bands, lm.bands)
     if info.crs is None:
         log.info("%s: no CRS; the output keeps its pixel grid (1 input pixel = %d x %d output pixels)", src,
                  lm.scale, lm.scale)
     if lm.input_dtype and info.dtype != lm.input_dtype:
-        log.warning("%s: data type %s differs from the model's training data (%s); results may be meaningless "
-                    "(convert the input to %s in the training units first)", src, info.dtype, lm.input_dtype,
-                    lm.input_dtype)
+        log.warning("%s: data type %s differs from the model's training data (%s); check that its values are in "
+                    "the training units (e.g. reflectance x 10000), else the results are meaningless", src,
+                    info.dtype, lm.input_dtype)
     if lm.input_res and info.crs is not None:
         res = max(info.res)
         if abs(res / lm.input_res - 1.0) > 0.25:
@@ -222,8 +233,28 @@ def _check_input(src: Path, lm: LoadedModel, opts: ApplyOptions) -> tuple[Any, l
     return info, bands
 
 
+def _s2_name(desc: str | None) -> str | None:
+    """'B02' -> 'B2', 'B8A' -> 'B8A'; None for anything that is not a Sentinel-2 band name."""
+    m = re.fullmatch(r"B0*(\d+A?)", (desc or "").strip().upper())
+    return f"B{m.group(1)}" if m else None
+
+
+def _check_band_names(src: Path, descriptions: tuple[str | None, ...], bands: list[int], model_bands: list[str]) -> None:
+    """Warn when the selected bands are named (e.g. B04,B03,B02,B08) and the names differ from the model's."""
+    have = [_s2_name(descriptions[b - 1]) for b in bands]
+    want = [_s2_name(b) for b in model_bands]
+    if None in have or None in want or have == want:
+        return
+    hint = ""
+    names = [_s2_name(d) for d in descriptions]
+    if all(w in names for w in want):
+        hint = f"; pass --bands {','.join(str(names.index(w) + 1) for w in want)}"
+    log.warning("%s: bands %s are named %s but the model expects %s%s", src, ",".join(map(str, bands)),
+                ",".join(str(descriptions[b - 1]) for b in bands), ",".join(model_bands), hint)
+
+
 def _region(info: Any, opts: ApplyOptions) -> Any:
-    from rasterio.windows import Window, from_bounds
+    from rasterio.windows import Window
 
     if opts.window is not None:
         return Window(*[int(v) for v in opts.window])
@@ -231,11 +262,14 @@ def _region(info: Any, opts: ApplyOptions) -> Any:
         left, bottom, right, top = opts.bbox
         if right <= left or top <= bottom:
             raise ConfigError(f"--bbox {opts.bbox}: expected left,bottom,right,top with right>left and top>bottom")
-        w = from_bounds(left, bottom, right, top, transform=info.grid.transform)
+        # pixel coordinates of the box corners: also right for south-up grids (a pixel grid without CRS has
+        # rows going down with y), where rasterio's from_bounds refuses the box
+        inv = ~info.grid.transform
+        cols, rows = zip(*(inv * (x, y) for x in (left, right) for y in (bottom, top)), strict=True)
         eps = 1e-6  # snap outward to whole pixels, tolerating float noise on exact pixel edges
-        c0, r0 = max(0, math.floor(w.col_off + eps)), max(0, math.floor(w.row_off + eps))
-        c1 = min(info.width, math.ceil(w.col_off + w.width - eps))
-        r1 = min(info.height, math.ceil(w.row_off + w.height - eps))
+        c0, r0 = max(0, math.floor(min(cols) + eps)), max(0, math.floor(min(rows) + eps))
+        c1 = min(info.width, math.ceil(max(cols) - eps))
+        r1 = min(info.height, math.ceil(max(rows) - eps))
         if c1 <= c0 or r1 <= r0:
             raise ConfigError(f"--bbox {opts.bbox}: does not overlap {info.path} (bounds {info.bounds}); fix --bbox")
         return Window(c0, r0, c1 - c0, r1 - r0)

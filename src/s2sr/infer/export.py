@@ -9,9 +9,12 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from s2sr.errors import ConfigError
 from s2sr.infer.backends import ONNX_META_KEY
 
 log = logging.getLogger(__name__)
+
+OPSETS = range(11, 21)  # 11: first with bicubic Resize; 20: the last the TorchScript exporter writes
 
 
 def bundle_meta(bundle: Any) -> dict[str, Any]:
@@ -31,8 +34,12 @@ def export_onnx(model: str | os.PathLike[str] | Any, out: str | os.PathLike[str]
     from s2sr.bundle import ModelBundle, load_model
     from s2sr.io.atomic import atomic_file
 
-    bundle = model if isinstance(model, ModelBundle) else load_model(model)
+    if opset not in OPSETS:
+        raise ConfigError(f"--opset {opset}: must be in {OPSETS.start}..{OPSETS.stop - 1}; use the default 17")
     out = Path(out)
+    if not isinstance(model, ModelBundle) and out.resolve() == Path(model).resolve():
+        raise ConfigError(f"{out}: output would overwrite the model; choose another output path, e.g. model.onnx")
+    bundle = model if isinstance(model, ModelBundle) else load_model(model)
     module = bundle.module.to("cpu").eval()
     x = torch.zeros(1, len(bundle.bands), 16, 16)
     with atomic_file(out) as tmp, warnings.catch_warnings():

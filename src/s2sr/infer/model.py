@@ -72,6 +72,7 @@ def load_for_apply(model: str | os.PathLike[str] | Any, backend: str, device: st
 
     if backend not in ("torch", "onnx"):
         raise ConfigError(f"--backend {backend!r}: choose torch or onnx")
+    check_device(device)
     if not isinstance(model, ModelBundle) and Path(model).suffix.lower() == ".onnx":
         if backend != "onnx":
             raise ModelError(f"{model}: is an ONNX file; pass --backend onnx or the .pt bundle")
@@ -86,6 +87,20 @@ def load_for_apply(model: str | os.PathLike[str] | Any, backend: str, device: st
         input_res=bundle.input_res, version=bundle.version, fingerprint=bundle_fingerprint(d),
         bundle=bundle, input_dtype=bundle.input_dtype, _dict=d,
     )  # for --backend onnx the caller exports it to a temporary .onnx and sets onnx_path
+
+
+def check_device(device: str) -> None:
+    """A torch device string that exists on this machine, else a one-line ConfigError."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"--device {device!r}: not a torch device; use cpu or cuda (e.g. cuda:0)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {device}: no CUDA device is available to torch; use --device cpu")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"--device {device}: no Apple MPS device is available to torch; use --device cpu")
 
 
 def _from_onnx(path: Path) -> LoadedModel:

@@ -13,7 +13,7 @@ import numpy as np
 import rasterio
 
 from s2sr.infer.tiling import Tile, TilePlan
-from s2sr.io.raster import valid_mask
+from s2sr.io.raster import read_pixels, valid_mask
 
 # (1, C, h, w) float32 in input units -> (1, C, h*s, w*s) float32 in input units
 Predictor = Callable[[np.ndarray], np.ndarray]
@@ -37,7 +37,7 @@ class TileResult:
 
 def read_tile(ds: rasterio.DatasetReader, plan: TilePlan, t: Tile, bands: list[int]) -> TileInput:
     """Read the scene part of tile ``t``'s input window (padding happens in :func:`predict_tile`)."""
-    return TileInput(t, ds.read(bands, window=plan.read(t).window))
+    return TileInput(t, read_pixels(ds, bands, window=plan.read(t).window))
 
 
 def fill_invalid(data: np.ndarray, valid: np.ndarray) -> np.ndarray:

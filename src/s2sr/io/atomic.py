@@ -6,7 +6,7 @@ import errno
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -34,6 +34,15 @@ def check_dir_target(path: Path) -> None:
         raise OutputError(f"{path}: exists and is not a directory; remove it or choose another output folder")
 
 
+def check_not_inside(final: Path, inputs: Iterable[str | os.PathLike[str] | None]) -> None:
+    """Refuse an output folder that holds one of ``inputs``: replacing it would delete that input."""
+    root = Path(final).resolve()
+    for p in inputs:
+        if p is not None and (root == Path(p).resolve() or root in Path(p).resolve().parents):
+            raise OutputError(f"{final}: holds the input {p}, which replacing it would delete; "
+                              "choose another output folder")
+
+
 def disk_error(path: Path, e: OSError) -> OutputError:
     if e.errno == errno.ENOSPC:
         return OutputError(f"{path}: disk full while writing; free space or write elsewhere")
@@ -58,16 +67,18 @@ def atomic_file(final: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 @contextmanager
-def atomic_dir(final: str | os.PathLike[str], overwrite: bool = True) -> Iterator[Path]:
+def atomic_dir(final: str | os.PathLike[str], overwrite: bool = True,
+               inputs: Iterable[str | os.PathLike[str] | None] = ()) -> Iterator[Path]:
     """Yield a temporary directory beside ``final``; on success it replaces ``final``.
 
     On any error the temporary directory is removed and ``final`` is left untouched,
-    so a failed run leaves no output directory behind.
+    so a failed run leaves no output directory behind. ``final`` may not hold any of ``inputs``.
     """
     final = Path(final)
     check_dir_target(final)
     if final.exists() and not overwrite:
         raise OutputError(f"{final}: already exists; remove it or choose another --out")
+    check_not_inside(final, inputs)
     tmp = _tmp_name(final)
     tmp.mkdir()
     try:

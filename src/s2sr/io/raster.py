@@ -94,6 +94,21 @@ def parse_bands(spec: str | list[int] | None, count: int, path: str, option: str
     return bands
 
 
+def read_pixels(ds: rasterio.DatasetReader, indexes: Any = None, **kwargs: Any) -> np.ndarray:
+    """``ds.read(indexes, **kwargs)``; a corrupt or truncated block is an InputError naming the file."""
+    try:
+        return ds.read(indexes, **kwargs)
+    except RasterioIOError as e:
+        raise InputError(f"{ds.name}: pixel data is corrupt or truncated ({_gdal_detail(e)}); "
+                         "re-download or re-export it") from None
+
+
+def _gdal_detail(e: RasterioIOError) -> str:
+    """GDAL's own first line (rasterio's 'Read failed' only points to the exception before it)."""
+    cause = e.__cause__ or e.__context__
+    return str(cause or e).splitlines()[0] if str(cause or e) else type(e).__name__
+
+
 def check_readable_pixels(ds: rasterio.DatasetReader, path: str) -> None:
     """Read one small block to catch truncated/corrupt files early."""
     try:

@@ -69,9 +69,13 @@ def card_from_bundle(path: Path) -> dict[str, Any]:
 
 def _markdown(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8", errors="replace")[:MAX_MARKDOWN]
+        with open(path, "rb") as fh:
+            head = fh.read(4 * MAX_MARKDOWN)
     except OSError as e:
         raise ModelError(f"{path}: cannot read the model card ({e.strerror}); check the path") from None
+    if b"\0" in head:  # a GeoTIFF, an .onnx...: binary, not a card to show as text
+        raise ModelError(f"{path}: not a model card (binary file); pass RUN/best.pt or RUN/MODEL_CARD.md")
+    return head.decode("utf-8", errors="replace")[:MAX_MARKDOWN]
 
 
 def load_card(path: str | Path) -> dict[str, Any]:

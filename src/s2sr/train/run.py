@@ -85,6 +85,8 @@ def _resume_state(out: Path, config: TrainConfig) -> dict[str, Any]:
 
 
 def _make_out(out: Path) -> None:
+    if not out.name:
+        raise OutputError(f"output path {str(out)!r} has no folder name; pass a run folder such as --out run")
     if (out / "last.pt").exists():
         raise OutputError(f"{out}: already holds a training run; pass --resume {out} or choose another --out")
     if out.exists() and not out.is_dir():
