@@ -62,3 +62,28 @@ def test_evaluate_refuses_existing_output_without_overwrite(make_raster, bicubic
         evaluate(make_config(model=bicubic_model(4), wald=img, out=tmp_path / "ev", progress=False))
 
 
+
+
+def test_wald_mode_does_not_warn_about_the_degraded_resolution(make_raster, tmp_path, caplog) -> None:
+    """Wald mode applies a 10 m model to the 40 m degraded image on purpose; plain apply still warns."""
+    import logging
+
+    import numpy as np
+
+    from s2sr.archs import build_arch
+    from s2sr.bundle import ModelBundle
+    from s2sr.infer.apply import ApplyOptions, apply_model
+    from s2sr.sensor import SensorModel
+
+    model = ModelBundle(arch="bicubic", arch_kwargs={"in_ch": 4, "scale": 4}, scale=4,
+                        bands=["B2", "B3", "B4", "B8"], mean=np.zeros(4), std=np.ones(4) * 1000,
+                        module=build_arch("bicubic", in_ch=4, scale=4), sensor=SensorModel(4),
+                        input_res=10.0).save(tmp_path / "m.pt")
+    img = make_raster("img.tif", data=smooth_image((4, 64, 64), 3), nodata=None, res=10.0)
+    with caplog.at_level(logging.WARNING):
+        evaluate(make_config(model=model, wald=img, out=tmp_path / "ev", tile=64, progress=False))
+    assert "training resolution" not in caplog.text
+    coarse = make_raster("coarse.tif", data=smooth_image((4, 16, 16), 3), nodata=None, res=40.0)
+    with caplog.at_level(logging.WARNING):
+        apply_model(model, coarse, tmp_path / "sr.tif", ApplyOptions(progress=False))
+    assert "pixel size 40 differs from the model's training resolution 10" in caplog.text

@@ -8,7 +8,7 @@ from s2sr.bundle import ModelBundle
 
 
 def super_resolve(bundle: ModelBundle, lr_path: Path, out_path: Path, bands: list[int],
-                  progress: bool = False) -> Path:
+                  progress: bool = False, check_resolution: bool = True) -> Path:
     """Write the super-resolved ``lr_path`` (as float32, no rounding) to ``out_path`` on the LR's fine grid.
 
     This is :func:`s2sr.infer.apply.apply_model`, the code behind ``s2sr apply``, so the
@@ -16,5 +16,6 @@ def super_resolve(bundle: ModelBundle, lr_path: Path, out_path: Path, bands: lis
     """
     from s2sr.infer.apply import ApplyOptions, apply_model
 
-    opts = ApplyOptions(bands=list(bands), out_dtype="float32", progress=progress)
+    opts = ApplyOptions(bands=list(bands), out_dtype="float32", progress=progress,
+                        check_resolution=check_resolution)
     return Path(apply_model(bundle, lr_path, out_path, opts).path)

@@ -45,6 +45,9 @@ class ApplyOptions:
     progress: bool = True
     queue_depth: int = 4
     threads: int | None = None  # torch / onnxruntime intra-op threads
+    # warn when the input pixel size is far from the model's training resolution; evaluate's
+    # Wald mode turns it off, since it applies the model to a degraded image on purpose
+    check_resolution: bool = True
 
     def __post_init__(self) -> None:
         choices = {"precision": ("fp32", "bf16"), "backend": ("torch", "onnx"), "out_dtype": ("same", "float32"),
@@ -225,7 +228,7 @@ def _check_input(src: Path, lm: LoadedModel, opts: ApplyOptions) -> tuple[Any, l
         log.warning("%s: data type %s differs from the model's training data (%s); check that its values are in "
                     "the training units (e.g. reflectance x 10000), else the results are meaningless", src,
                     info.dtype, lm.input_dtype)
-    if lm.input_res and info.crs is not None:
+    if opts.check_resolution and lm.input_res and info.crs is not None:
         res = max(info.res)
         if abs(res / lm.input_res - 1.0) > 0.25:
             log.warning("%s: pixel size %.3g differs from the model's training resolution %.3g; results may be poor "
