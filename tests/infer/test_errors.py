@@ -200,7 +200,7 @@ def test_window_and_bbox_outside(make_raster, bicubic_pt, tmp_path):
     src = make_raster(shape=(4, 8, 8))
     with pytest.raises(ConfigError) as e:
         apply_model(bicubic_pt, src, tmp_path / "o.tif", ApplyOptions(window=(4, 4, 8, 8), **Q))
-    assert str(e.value) == "window 4,4,8,8: not inside the 8x8 scene; pass --window/--bbox within the input"
+    assert str(e.value) == f"{src}: window 4,4,8,8: not inside the 8x8 scene; pass --window/--bbox within the input"
     with pytest.raises(ConfigError) as e:
         apply_model(bicubic_pt, src, tmp_path / "o.tif", ApplyOptions(bbox=(0, 0, 10, 10), **Q))
     assert str(e.value).startswith("--bbox (0, 0, 10, 10): does not overlap ")

@@ -129,7 +129,10 @@ def _run(lm: LoadedModel, src: Path, dst: Path, opts: ApplyOptions) -> ApplyResu
         log.warning("--margin %d is below the receptive field of %s (%d LR pixels): tiles are no longer exact "
                     "near their edges; the --overlap blending (%d) smooths the differences", margin, lm.name,
                     lm.receptive_field, opts.overlap)
-    plan = make_plan(info.width, info.height, lm.scale, opts.tile, opts.overlap, margin, region)
+    try:
+        plan = make_plan(info.width, info.height, lm.scale, opts.tile, opts.overlap, margin, region)
+    except ConfigError as e:  # the pure tile plan cannot name the file: add it
+        raise ConfigError(f"{src}: {e}") from None
     spec = _output_spec(info, opts)
     part_path, jpath = (dst.with_name(f".{dst.name}.partial{ext}") for ext in (".tif", ".jsonl"))
     journal = Journal(jpath, _run_header(lm, src, plan, bands, spec, opts), dst)
