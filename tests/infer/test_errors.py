@@ -243,3 +243,16 @@ def test_cli_apply_and_export_end_to_end(make_raster, bicubic_pt, tmp_path):
     # the CLI module itself must not import torch/rasterio at import time
     code = "import sys, s2sr.cli.apply, s2sr.cli.export; print('torch' in sys.modules, 'rasterio' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False False"
+
+
+@pytest.mark.parametrize(("cmd", "name", "msg"), [
+    ("apply", "out.png", "s2sr apply writes a Cloud Optimized GeoTIFF; name the output *.tif"),
+    ("export", "model.pt", "s2sr export writes an ONNX model; name the output *.onnx"),
+])
+def test_output_extension_must_match_the_format(make_raster, bicubic_pt, tmp_path, capsys, cmd, name, msg):
+    out = tmp_path / name
+    args = [cmd, str(bicubic_pt), str(make_raster(shape=(4, 8, 8))), str(out)] if cmd == "apply" \
+        else [cmd, str(bicubic_pt), str(out)]
+    assert main(["-q", *args]) == 2
+    assert capsys.readouterr().err == f"s2sr {cmd}: error: {out}: {msg}\n"
+    assert not out.exists()

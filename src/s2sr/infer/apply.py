@@ -105,6 +105,8 @@ def apply_model(
         raise ConfigError(f"{dst}: output would overwrite the input; choose another output path")
     if isinstance(model, (str, os.PathLike)) and dst.resolve() == Path(model).resolve():
         raise ConfigError(f"{dst}: output would overwrite the model; choose another output path")
+    if dst.suffix.lower() not in (".tif", ".tiff"):
+        raise ConfigError(f"{dst}: s2sr apply writes a Cloud Optimized GeoTIFF; name the output *.tif")
     lm = load_for_apply(model, opts.backend, opts.device)
     with tempfile.TemporaryDirectory(prefix="s2sr-onnx-") as tmpdir:
         if opts.backend == "onnx" and lm.onnx_path is None:

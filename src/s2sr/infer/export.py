@@ -32,13 +32,16 @@ def export_onnx(model: str | os.PathLike[str] | Any, out: str | os.PathLike[str]
     import torch
 
     from s2sr.bundle import ModelBundle, load_model
-    from s2sr.io.atomic import atomic_file
+    from s2sr.io.atomic import atomic_file, check_writable_dir
 
     if opset not in OPSETS:
         raise ConfigError(f"--opset {opset}: must be in {OPSETS.start}..{OPSETS.stop - 1}; use the default 17")
     out = Path(out)
     if not isinstance(model, ModelBundle) and out.resolve() == Path(model).resolve():
         raise ConfigError(f"{out}: output would overwrite the model; choose another output path, e.g. model.onnx")
+    check_writable_dir(out)
+    if out.suffix.lower() != ".onnx":
+        raise ConfigError(f"{out}: s2sr export writes an ONNX model; name the output *.onnx")
     bundle = model if isinstance(model, ModelBundle) else load_model(model)
     module = bundle.module.to("cpu").eval()
     x = torch.zeros(1, len(bundle.bands), 16, 16)
