@@ -165,16 +165,24 @@ def bundle_from_dict(d: dict[str, Any], path: str = "<memory>", device: str = "c
     )
 
 
+def torch_load(path: Path, what: str, fix: str) -> Any:
+    """``torch.load(weights_only=True)`` on CPU; any loader failure is one ModelError naming ``path``.
+
+    ``what`` names the file kind ("checkpoint", "training state"), ``fix`` says what to do.
+    """
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for truncated/corrupt pickles/zips
+        first = (str(e).splitlines() or [type(e).__name__])[0][:120]
+        raise ModelError(f"{path}: corrupt or truncated {what} ({first}); {fix}") from None
+
+
 def load_model(path: str | os.PathLike[str], device: str = "cpu") -> ModelBundle:
     """Rebuild a model from a bundle file with no other input."""
     p = Path(path)
     if not p.is_file():
         raise ModelError(f"{p}: model file not found; pass the path of RUN/best.pt")
-    try:
-        d = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types for truncated/corrupt pickles/zips
-        first = (str(e).splitlines() or [type(e).__name__])[0][:120]
-        raise ModelError(f"{p}: corrupt or truncated checkpoint ({first}); re-copy or re-train it") from None
+    d = torch_load(p, "checkpoint", "re-copy or re-train it")
     if not isinstance(d, dict):
         raise ModelError(f"{p}: not an s2sr model checkpoint; use RUN/best.pt written by `s2sr train`")
     return bundle_from_dict(d, str(p), device)

@@ -6,23 +6,15 @@ import argparse
 from typing import Any
 
 
-def _ints(spec: str, n: int, option: str) -> tuple[int, ...]:
+def _numbers(spec: str, n: int, option: str, kind: type = int) -> tuple[Any, ...]:
+    """Parse ``n`` comma-separated ``kind`` values (int or float) for ``option``."""
     try:
-        vals = tuple(int(v) for v in spec.split(","))
+        vals = tuple(kind(v) for v in spec.split(","))
     except ValueError:
         vals = ()
     if len(vals) != n:
-        raise argparse.ArgumentTypeError(f"{option} {spec!r}: expected {n} comma-separated integers")
-    return vals
-
-
-def _floats(spec: str, n: int, option: str) -> tuple[float, ...]:
-    try:
-        vals = tuple(float(v) for v in spec.split(","))
-    except ValueError:
-        vals = ()
-    if len(vals) != n:
-        raise argparse.ArgumentTypeError(f"{option} {spec!r}: expected {n} comma-separated numbers")
+        what = "integers" if kind is int else "numbers"
+        raise argparse.ArgumentTypeError(f"{option} {spec!r}: expected {n} comma-separated {what}")
     return vals
 
 
@@ -47,9 +39,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--resume", action="store_true", help="finish an interrupted run of the same command")
     p.add_argument("--dask", metavar="ADDRESS", help="Dask scheduler address, or local:N for N local workers")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--window", type=lambda s: _ints(s, 4, "--window"), metavar="COL,ROW,WIDTH,HEIGHT",
+    g.add_argument("--window", type=lambda s: _numbers(s, 4, "--window"), metavar="COL,ROW,WIDTH,HEIGHT",
                    help="only this input pixel window")
-    g.add_argument("--bbox", type=lambda s: _floats(s, 4, "--bbox"), metavar="LEFT,BOTTOM,RIGHT,TOP",
+    g.add_argument("--bbox", type=lambda s: _numbers(s, 4, "--bbox", float), metavar="LEFT,BOTTOM,RIGHT,TOP",
                    help="only this box, in the input's CRS")
     p.add_argument("--out-dtype", choices=("same", "float32"), default="same",
                    help="output data type (default: same as input, rounded and clipped)")

@@ -115,7 +115,7 @@ def open_pair(index: int, lr_path: Path, hr_path: Path, cfg: PrepareConfig) -> P
 
 def _check_file(path: Path) -> RasterInfo:
     with open_raster(path) as ds:
-        check_readable_pixels(ds, str(path))
+        check_readable_pixels(ds)
         kinds = {np.dtype(d).kind for d in ds.dtypes}
         if not kinds <= {"i", "u", "f"}:
             raise InputError(

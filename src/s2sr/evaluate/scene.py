@@ -81,9 +81,9 @@ class Scene:
 
     def __post_init__(self) -> None:
         self.lr = self.stack.enter_context(open_raster(self.lr_path))
-        check_readable_pixels(self.lr, str(self.lr_path))
+        check_readable_pixels(self.lr)
         hr = self.stack.enter_context(open_raster(self.hr_path))
-        check_readable_pixels(hr, str(self.hr_path))
+        check_readable_pixels(hr)
         self.lr_grid = Grid(self.lr.transform, self.lr.width, self.lr.height)
         self.fine = fine_grid(self.lr_grid, self.scale)
         self.hr = self._reference(hr)

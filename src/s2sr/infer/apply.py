@@ -214,7 +214,7 @@ def _check_input(src: Path, lm: LoadedModel, opts: ApplyOptions) -> tuple[Any, l
 
     info = read_info(src)
     with open_raster(src) as ds:
-        check_readable_pixels(ds, str(src))
+        check_readable_pixels(ds)
     nb = len(lm.bands)
     if opts.bands is None and info.count != nb:
         raise InputError(

@@ -42,15 +42,9 @@ def _plain(d: Any) -> dict[str, Any]:
 
 def card_from_bundle(path: Path) -> dict[str, Any]:
     """Read a bundle's metadata (not its weights' architecture) with ``weights_only`` loading."""
-    import torch
+    from s2sr.bundle import FORMAT, torch_load
 
-    from s2sr.bundle import FORMAT
-
-    try:
-        d = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types for corrupt files
-        first = (str(e).splitlines() or [type(e).__name__])[0][:120]
-        raise ModelError(f"{path}: corrupt or truncated checkpoint ({first}); pass RUN/best.pt or MODEL_CARD.md") from None
+    d = torch_load(path, "checkpoint", "pass RUN/best.pt or MODEL_CARD.md")
     if not isinstance(d, dict) or d.get("format") != FORMAT:
         raise ModelError(f"{path}: not an s2sr model checkpoint; pass RUN/best.pt or MODEL_CARD.md")
     metrics = _plain(d.get("metrics"))

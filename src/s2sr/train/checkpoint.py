@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from s2sr import __version__
-from s2sr.bundle import ModelBundle
+from s2sr.bundle import ModelBundle, torch_load
 from s2sr.errors import ModelError
 from s2sr.io.atomic import atomic_file
 from s2sr.train.data import DatasetInfo
@@ -30,12 +30,7 @@ def save_last(path: Path, state: dict[str, Any]) -> None:
 def load_last(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ModelError(f"{path}: no training state to resume; start without --resume")
-    try:
-        d = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types for damaged files
-        first = (str(e).splitlines() or [type(e).__name__])[0][:120]
-        raise ModelError(f"{path}: corrupt or truncated training state ({first}); "
-                         "restart the run without --resume") from None
+    d = torch_load(path, "training state", "restart the run without --resume")
     if not isinstance(d, dict) or d.get("format") != LAST_FORMAT:
         raise ModelError(f"{path}: not an s2sr training state; pass the RUN folder of `s2sr train`")
     return d
