@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -78,23 +79,64 @@ class SensorModel:
         """(..., H*s, W*s) fine-grid array -> (..., H, W) LR array (blur, then area mean)."""
         return area_downsample(self.blur(hr), self.scale)
 
+    # ---- matrices ----------------------------------------------------------------------
+    def matrix(self, n_lr: int) -> np.ndarray:
+        """The 1-D degradation as an (n_lr, n_lr * scale) float64 matrix ``A``.
+
+        ``degrade(x) == A_h @ x @ A_w.T`` for a (H*s, W*s) array (mirror edges, as
+        :meth:`blur`); lines shorter than the kernel radius + 1 use replicated edges.
+        """
+        return _degrade_matrix(self.scale, self.mtf_nyquist, int(n_lr)).copy()
+
+    def projector(self, n_lr: int) -> np.ndarray:
+        """``A^T (A A^T)^-1`` (n_lr * scale, n_lr): maps an LR residual to the least-norm
+        fine-grid correction that removes it (the hard-consistency projection)."""
+        return _projector(self.scale, self.mtf_nyquist, int(n_lr)).copy()
+
     # ---- torch -------------------------------------------------------------------------
     def degrade_torch(self, x: Any) -> Any:
         """Differentiable degradation of a (N, C, H*s, W*s) tensor to (N, C, H, W)."""
         import torch
-        import torch.nn.functional as F
 
-        k = torch.as_tensor(self.kernel1d(), dtype=x.dtype, device=x.device)
-        n, c, h, w = x.shape
-        r = (k.numel() - 1) // 2
-        y = x.reshape(n * c, 1, h, w)
-        mode = "reflect" if min(h, w) > r else "replicate"
-        y = F.pad(y, (r, r, 0, 0), mode=mode)
-        y = F.conv2d(y, k.view(1, 1, 1, -1))
-        y = F.pad(y, (0, 0, r, r), mode=mode)
-        y = F.conv2d(y, k.view(1, 1, -1, 1))
-        y = F.avg_pool2d(y, self.scale)
-        return y.reshape(n, c, h // self.scale, w // self.scale)
+        h, w = x.shape[-2] // self.scale, x.shape[-1] // self.scale
+        if x.shape[-2] != h * self.scale or x.shape[-1] != w * self.scale:
+            raise ValueError(f"shape {tuple(x.shape[-2:])} is not a multiple of scale {self.scale}")
+        a_h = torch.as_tensor(_degrade_matrix(self.scale, self.mtf_nyquist, h), dtype=x.dtype, device=x.device)
+        a_w = torch.as_tensor(_degrade_matrix(self.scale, self.mtf_nyquist, w), dtype=x.dtype, device=x.device)
+        return a_h @ x @ a_w.T
+
+
+def _mirror(i: np.ndarray, n: int) -> np.ndarray:
+    """Indices reflected about the first and last sample (scipy "mirror", torch "reflect")."""
+    if n == 1:
+        return np.zeros_like(i)
+    period = 2 * (n - 1)
+    i = np.abs(i) % period
+    return np.where(i >= n, period - i, i)
+
+
+@lru_cache(maxsize=64)
+def _degrade_matrix(scale: int, mtf: float, n_lr: int) -> np.ndarray:
+    sensor = SensorModel(scale, mtf)
+    n = n_lr * scale
+    g = sensor.kernel1d()
+    r = (len(g) - 1) // 2
+    idx = np.arange(n)[:, None] + np.arange(-r, r + 1)[None, :]
+    idx = _mirror(idx, n) if n > r else np.clip(idx, 0, n - 1)
+    blur = np.zeros((n, n))
+    np.add.at(blur, (np.repeat(np.arange(n), len(g)), idx.ravel()), np.tile(g, n))
+    pool = np.kron(np.eye(n_lr), np.full((1, scale), 1.0 / scale))
+    a = pool @ blur
+    a.setflags(write=False)
+    return a
+
+
+@lru_cache(maxsize=64)
+def _projector(scale: int, mtf: float, n_lr: int) -> np.ndarray:
+    a = _degrade_matrix(scale, mtf, n_lr)
+    b = np.linalg.solve(a @ a.T, a).T
+    b.setflags(write=False)
+    return b
 
 
 def area_downsample(x: np.ndarray, scale: int) -> np.ndarray:

@@ -17,6 +17,7 @@ from typing import Any
 from torch import nn
 
 from s2sr.archs.bicubic import Bicubic
+from s2sr.archs.equisr import EquiSR
 from s2sr.archs.light import Light
 from s2sr.archs.rrdb import RRDBNet
 from s2sr.archs.srresnet import SRResNet
@@ -27,6 +28,7 @@ ARCHS: dict[str, Callable[..., nn.Module]] = {
     "light": Light,
     "srresnet": SRResNet,
     "rrdb": RRDBNet,
+    "equisr": EquiSR,
 }
 
 
