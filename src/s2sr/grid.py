@@ -28,12 +28,9 @@ class Grid:
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
-        """(left, bottom, right, top) in CRS units."""
-        t = self.transform
-        left, top = t.c, t.f
-        right = left + t.a * self.width
-        bottom = top + t.e * self.height
-        return (min(left, right), min(bottom, top), max(left, right), max(bottom, top))
+        """(left, bottom, right, top) in CRS units (the envelope of a rotated grid)."""
+        xs, ys = zip(*(self.transform @ (c, r) for c in (0, self.width) for r in (0, self.height)), strict=True)
+        return (min(xs), min(ys), max(xs), max(ys))
 
 
 def check_scale(scale: object, where: str = "--scale") -> int:

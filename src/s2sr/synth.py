@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from s2sr import __version__
+from s2sr._version import __version__
 from s2sr.errors import ConfigError, OutputError
 from s2sr.sensor import SensorModel
 

@@ -141,11 +141,11 @@ def test_cli_degrade_then_evaluate_pair(make_raster, bicubic_model, tmp_path, ca
 
 @pytest.mark.parametrize("missing", ["test"])
 def test_load_split_messages(tmp_path, missing) -> None:
+    from s2sr.data.dataset import open_dataset
     from s2sr.errors import InputError
-    from s2sr.evaluate.split import load_split
 
     with pytest.raises(InputError, match=f"no {missing} split"):
-        load_split(tmp_path)
+        open_dataset(tmp_path).split_areas()
 
 
 def test_split_from_a_real_prepared_dataset(bicubic_model, tmp_path) -> None:

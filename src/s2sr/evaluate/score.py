@@ -10,10 +10,11 @@ from affine import Affine
 from rasterio.windows import Window
 from tqdm import tqdm
 
+from s2sr.data.dataset import SplitAreas
 from s2sr.evaluate.baselines import BASELINE_MARGIN, BASELINES, resample
 from s2sr.evaluate.metrics import Stats, tile_stats
 from s2sr.evaluate.scene import Scene
-from s2sr.evaluate.split import SplitAreas, split_mask
+from s2sr.evaluate.split import split_mask
 from s2sr.evaluate.stratify import edge_density
 from s2sr.sensor import SensorModel, area_downsample
 

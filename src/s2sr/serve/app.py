@@ -21,7 +21,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from s2sr import __version__
+from s2sr._version import __version__
 from s2sr.errors import ConfigError
 from s2sr.serve.card import load_card
 from s2sr.serve.config import ServeConfig

@@ -26,11 +26,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from s2sr.data.dataset import DatasetInfo, open_dataset
 from s2sr.errors import ConfigError, OutputError
 from s2sr.io.atomic import atomic_file
 from s2sr.train import checkpoint as ck
 from s2sr.train.config import TrainConfig
-from s2sr.train.data import Batches, DatasetInfo, norm_stats, open_train_val, read_dataset_info
+from s2sr.train.data import Batches, norm_stats, open_train_val
 from s2sr.train.parts import MetricsLog, pick_device, pick_precision
 from s2sr.train.trainer import Trainer
 from s2sr.train.validate import validate
@@ -115,8 +116,9 @@ def train(data: Path | None, out: Path, config: TrainConfig, resume: bool = Fals
             raise ConfigError("train: no --data given; pass the folder written by `s2sr prepare`")
         data = Path(state["data"])
     data = Path(data)
-    tr, va = open_train_val(data)
-    info = read_dataset_info(data, tr)
+    dataset = open_dataset(data)
+    tr, va = open_train_val(dataset)
+    info = dataset.training_info(tr)
     device = pick_device(config.run.device)
     precision = pick_precision(config.run.precision, device)
     if state is None:

@@ -10,10 +10,11 @@ from torch import nn
 
 from s2sr.archs import build_arch
 from s2sr.archs.discriminator import DISCRIMINATORS
+from s2sr.data.dataset import DatasetInfo
 from s2sr.errors import ConfigError
 from s2sr.losses import adversarial_losses
 from s2sr.train.config import TrainConfig
-from s2sr.train.data import Batches, DatasetInfo
+from s2sr.train.data import Batches
 from s2sr.train.parts import Ema, GeneratorLoss, autocast, lr_factor
 
 
