@@ -28,7 +28,7 @@ from affine import Affine
 from s2sr.archs import ARCHS, build_arch
 from s2sr.bundle import ModelBundle
 from s2sr.infer.apply import ApplyOptions, apply_model
-from s2sr.infer.tilework import TileInput, fill_invalid, pad_input
+from s2sr.infer.tilework import fill_invalid, pad_input
 from s2sr.infer.tiling import make_plan
 from s2sr.sensor import SensorModel
 
@@ -76,8 +76,8 @@ def model_only(b: ModelBundle, src: Path, tile: int, overlap: int, precision: st
         plan = make_plan(ds.width, ds.height, 4, tile, overlap, b.receptive_field)
         inputs = []
         for t in plan.tiles:
-            tin = TileInput(t, ds.read(window=plan.read(t).window))
-            x = pad_input(fill_invalid(tin.data, np.ones(tin.data.shape[1:], bool)), plan.read(t).pad, "reflect")
+            data = ds.read(window=plan.read(t).window)
+            x = pad_input(fill_invalid(data, np.ones(data.shape[1:], bool)), plan.read(t).pad, "reflect")
             inputs.append(np.ascontiguousarray(x[None]))
     pred = TorchPredictor(b, precision)
     for x in inputs:  # warm-up: oneDNN builds primitives per input shape (the pipeline then finds them too)

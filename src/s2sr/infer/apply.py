@@ -20,6 +20,7 @@ from typing import Any
 
 from s2sr.errors import ConfigError, InputError, OutputError
 from s2sr.infer.model import LoadedModel
+from s2sr.infer.tilework import TileJob
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +155,8 @@ def _run(lm: LoadedModel, src: Path, dst: Path, opts: ApplyOptions) -> ApplyResu
     t1 = time.perf_counter()
     try:
         try:
-            _compute(lm, src, plan, todo, bands, info.nodata, sink, opts, stats)
+            job = TileJob(src, plan, bands, info.nodata, opts.edge, max(1, lm.receptive_field), lm.norm_mean)
+            _compute(lm, job, todo, sink, opts, stats)
         finally:
             scratch.close()
             journal.close()
@@ -173,11 +175,11 @@ def _run(lm: LoadedModel, src: Path, dst: Path, opts: ApplyOptions) -> ApplyResu
                        secs, stats["model_s"], opts.backend, opts.precision, t2 - t1, t3 - t2)
 
 
-def _compute(lm: LoadedModel, src: Path, plan: Any, todo: list[Any], bands: list[int], nodata: float | None,
-             sink: Any, opts: ApplyOptions, stats: dict[str, Any]) -> None:
+def _compute(lm: LoadedModel, job: TileJob, todo: list[Any], sink: Any, opts: ApplyOptions,
+             stats: dict[str, Any]) -> None:
     from tqdm import tqdm
 
-    bar = tqdm(total=len(todo), unit="tile", desc=f"s2sr apply {src.name}", disable=not opts.progress,
+    bar = tqdm(total=len(todo), unit="tile", desc=f"s2sr apply {job.src.name}", disable=not opts.progress,
                dynamic_ncols=True)
 
     def on_tile(res: Any) -> None:
@@ -188,13 +190,12 @@ def _compute(lm: LoadedModel, src: Path, plan: Any, todo: list[Any], bands: list
         if opts.dask:
             from s2sr.infer.dask_runner import run_dask
 
-            run_dask(opts.dask, src, plan, todo, bands, lm.as_dict(), lm.fingerprint, opts.precision,
-                     nodata, opts.edge, sink, on_tile)
+            run_dask(opts.dask, job, todo, lm.as_dict(), lm.fingerprint, opts.precision, sink, on_tile)
         else:
             from s2sr.infer.local import run_local
 
             predictor = _timed(lm.predictor(opts.precision, opts.threads), stats)
-            run_local(src, plan, todo, bands, predictor, nodata, opts.edge, sink, on_tile, opts.queue_depth)
+            run_local(job, todo, predictor, sink, on_tile, opts.queue_depth)
     finally:
         bar.close()
 
@@ -306,7 +307,7 @@ def _out_meta(lm: LoadedModel, src: Path, info: Any, plan: Any, opts: ApplyOptio
     """Georeferencing and metadata of the output (the fine grid of the region)."""
     from rasterio.windows import transform as window_transform
 
-    from s2sr import __version__
+    from s2sr._version import __version__
     from s2sr.grid import Grid, fine_grid
 
     r = plan.region
