@@ -104,7 +104,7 @@ def test_degrade_shifted_equals_degrade_of_integer_shift():
     np.testing.assert_allclose(degrade_shifted(x, s, 0, 0), s.degrade(x), atol=1e-3)
 
 
-@pytest.mark.parametrize("size,scale,needle", [(130, 4, "--size 130"), (32, 4, "--size 32"), (256, 9, "--scale 9")])
+@pytest.mark.parametrize("size,scale,needle", [(130, 4, "--size 130"), (32, 4, "--size 32"), (256, 9, "--scale: scale 9 is not an integer")])
 def test_bad_arguments(tmp_path, size, scale, needle):
     with pytest.raises(ConfigError, match=needle):
         synthesize(tmp_path / "x", size=size, scale=scale)

@@ -108,7 +108,7 @@ def test_only_one_file_has_crs(tmp_path, make_raster):
 @pytest.mark.parametrize("scale", ["2.5", 3.5, "x", 1])
 def test_non_integer_scale(tmp_path, make_raster, scale):
     lr = make_raster("lr.tif")
-    with pytest.raises(GridError, match="--scale"):
+    with pytest.raises(ConfigError, match="--scale"):
         make_config(pairs=[(lr, lr)], scale=scale, out=tmp_path / "out")
     assert not (tmp_path / "out").exists()
 

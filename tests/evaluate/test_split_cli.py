@@ -10,9 +10,9 @@ import pytest
 
 from s2sr.cli.main import main
 from s2sr.data.store import StoreWriter
+from s2sr.data.wald import degrade_image
 from s2sr.evaluate.config import make_config
 from s2sr.evaluate.run import evaluate
-from s2sr.evaluate.wald import degrade_image
 
 from .conftest import smooth_image
 

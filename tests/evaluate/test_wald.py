@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import rasterio
 
+from s2sr.data.wald import degrade_image
 from s2sr.evaluate.config import make_config
 from s2sr.evaluate.run import evaluate
-from s2sr.evaluate.wald import degrade_image
 from s2sr.grid import Grid, fine_grid
 from s2sr.sensor import SensorModel
 
@@ -72,7 +72,7 @@ def test_wald_mode_does_not_warn_about_the_degraded_resolution(make_raster, tmp_
 
     from s2sr.archs import build_arch
     from s2sr.bundle import ModelBundle
-    from s2sr.infer.apply import ApplyOptions, apply_model
+    from s2sr.infer.apply import ApplyConfig, apply_model
     from s2sr.sensor import SensorModel
 
     model = ModelBundle(arch="bicubic", arch_kwargs={"in_ch": 4, "scale": 4}, scale=4,
@@ -85,5 +85,5 @@ def test_wald_mode_does_not_warn_about_the_degraded_resolution(make_raster, tmp_
     assert "training resolution" not in caplog.text
     coarse = make_raster("coarse.tif", data=smooth_image((4, 16, 16), 3), nodata=None, res=40.0)
     with caplog.at_level(logging.WARNING):
-        apply_model(model, coarse, tmp_path / "sr.tif", ApplyOptions(progress=False))
+        apply_model(model, coarse, tmp_path / "sr.tif", ApplyConfig(progress=False))
     assert "pixel size 40 differs from the model's training resolution 10" in caplog.text

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from s2sr.infer.apply import ApplyOptions, apply_model
+from s2sr.infer.apply import ApplyConfig, apply_model
 from s2sr.infer.tilework import fill_invalid
 from s2sr.synth import synthesize
 
@@ -42,7 +42,7 @@ def test_tile_size_does_not_change_the_output_near_nodata(synthetic_lr: Path, ti
     outs = {}
     for tile in (32, 64, 128, 512):
         out = tmp_path / f"sr{tile}.tif"
-        apply_model(tiny_conv, synthetic_lr, out, ApplyOptions(tile=tile, progress=False))
+        apply_model(tiny_conv, synthetic_lr, out, ApplyConfig(tile=tile, progress=False))
         with rasterio.open(out) as ds:
             outs[tile] = ds.read().astype(np.int64)
     with rasterio.open(synthetic_lr) as ds:

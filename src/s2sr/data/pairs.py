@@ -20,6 +20,7 @@ from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
+from s2sr.bands import DEFAULT_BANDS
 from s2sr.data.config import PrepareConfig
 from s2sr.errors import GridError, InputError
 from s2sr.grid import Grid, fine_grid, fine_window
@@ -35,7 +36,6 @@ from s2sr.io.warp import FineGridReader, FineHR, pixel_size, plan_fine_hr
 
 log = logging.getLogger(__name__)
 
-DEFAULT_NAMES = ("B2", "B3", "B4", "B8")
 
 
 @dataclass
@@ -168,8 +168,8 @@ def band_names(lr: RasterInfo, bands: list[int]) -> list[str]:
     desc = [lr.descriptions[b - 1] if b - 1 < len(lr.descriptions) else None for b in bands]
     if all(desc) and len(set(desc)) == len(desc):
         return [str(d) for d in desc]
-    if len(bands) == len(DEFAULT_NAMES):
-        return list(DEFAULT_NAMES)
+    if len(bands) == len(DEFAULT_BANDS):
+        return list(DEFAULT_BANDS)
     return [f"band{b}" for b in bands]
 
 

@@ -52,9 +52,9 @@ class EvalResult:
 def evaluate(cfg: EvalConfig) -> EvalResult:
     """Run one evaluation described by ``cfg`` and write ``metrics.json`` and ``report.html``."""
     from s2sr.bundle import load_model
+    from s2sr.data.wald import degrade_image
     from s2sr.evaluate.report import write_report
     from s2sr.evaluate.sr import super_resolve
-    from s2sr.evaluate.wald import degrade_image
 
     bundle = load_model(cfg.model)
     areas, align = None, Alignment()
