@@ -47,12 +47,12 @@ def test_split_from_excludes_training_areas(make_raster, bicubic_model, tmp_path
                                            "val": []})
     model = bicubic_model(4)
     res = evaluate(make_config(model=model, lr=pair.lr, hr=pair.hr, out=tmp_path / "ev", split_from=ds_dir,
-                               tile=32, progress=False))
+                               tile=8, progress=False))
     # test box = fine cols 0..64, rows 0..64; train overlap removes fine cols 48..64
     assert res.pixels == 48 * 64
     doc = json.loads(res.metrics_path.read_text())
     assert all(t["col_off"] + t["width"] <= 64 and t["row_off"] + t["height"] <= 64 for t in doc["tiles"])
-    full = evaluate(make_config(model=model, lr=pair.lr, hr=pair.hr, out=tmp_path / "ev2", tile=32, progress=False))
+    full = evaluate(make_config(model=model, lr=pair.lr, hr=pair.hr, out=tmp_path / "ev2", tile=8, progress=False))
     assert res.methods["model"]["psnr"] > 25 > full.methods["model"]["psnr"]
 
 

@@ -24,7 +24,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--split-from", help="prepared dataset directory: score its test split only")
     p.add_argument("--bands", help="band numbers of the LR/Wald image in the model's order, e.g. 1,2,3,4")
     p.add_argument("--hr-bands", help="band numbers of the HR image (default: --bands)")
-    p.add_argument("--tile", type=int, default=128, help="scoring tile on the fine grid, pixels (default 128)")
+    p.add_argument("--tile", type=int, default=32,
+                   help="scoring tile in input (LR) pixels, like apply's --tile (default 32)")
     p.add_argument("--max-pixels", type=int, help="score at most this many fine pixels (random whole tiles)")
     p.add_argument("--seed", type=int, default=0, help="seed for --max-pixels tile draw (default 0)")
     p.add_argument("--strata", type=int, default=3, help="number of structure-density strata (default 3)")

@@ -16,6 +16,7 @@ from s2sr.evaluate.metrics import Stats, tile_stats
 from s2sr.evaluate.scene import Scene
 from s2sr.evaluate.split import split_mask
 from s2sr.evaluate.stratify import edge_density
+from s2sr.grid import clip_window
 from s2sr.sensor import SensorModel, area_downsample
 
 MODEL = "model"
@@ -54,10 +55,9 @@ def tile_margin(sensor: SensorModel) -> int:
     return s * math.ceil(max(8, sensor.radius_hr) / s)
 
 
-def plan_tiles(scene: Scene, tile: int, areas: SplitAreas | None) -> list[Window]:
-    """Core windows covering the fine grid (aligned to the scale), test-split tiles only."""
-    s = scene.scale
-    tile = max(s, tile // s * s)
+def plan_tiles(scene: Scene, lr_tile: int, areas: SplitAreas | None) -> list[Window]:
+    """Core windows of ``lr_tile`` LR pixels covering the fine grid, test-split tiles only."""
+    tile = lr_tile * scene.scale
     W, H = scene.fine.width, scene.fine.height
     out = []
     for r in range(0, H, tile):
@@ -73,10 +73,8 @@ def _wt(scene: Scene, w: Window) -> Affine:
 
 
 def _outer(scene: Scene, core: Window, m: int) -> Window:
-    c0, r0 = max(0, core.col_off - m), max(0, core.row_off - m)
-    c1 = min(scene.fine.width, core.col_off + core.width + m)
-    r1 = min(scene.fine.height, core.row_off + core.height + m)
-    return Window(c0, r0, c1 - c0, r1 - r0)
+    grown = Window(core.col_off - m, core.row_off - m, core.width + 2 * m, core.height + 2 * m)
+    return clip_window(grown, scene.fine.width, scene.fine.height)
 
 
 def read_tile(scene: Scene, outer: Window) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
