@@ -40,9 +40,9 @@ def test_check_scale_accepts_float_integer():
 def test_one_scale_check_for_synth_archs_and_sensor(tmp_path):
     """synth, the architectures and the sensor model all refuse a scale through check_scale."""
     from s2sr.archs import build_arch
-    from s2sr.synth import synthesize
+    from s2sr.synth import synthesise
 
-    for make in (lambda: synthesize(tmp_path / "s", size=256, scale=9), lambda: build_arch("light", scale=9),
+    for make in (lambda: synthesise(tmp_path / "s", size=256, scale=9), lambda: build_arch("light", scale=9),
                  lambda: SensorModel(9)):
         with pytest.raises(ConfigError, match="scale 9 is not an integer in 2..8"):
             make()

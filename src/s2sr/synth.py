@@ -57,7 +57,7 @@ RURAL_P = (0.3, 0.2, 0.17, 0.13, 0.2)
 
 @dataclass(frozen=True)
 class SynthResult:
-    """Paths written by :func:`synthesize`, and the truth they were made with."""
+    """Paths written by :func:`synthesise`, and the truth they were made with."""
 
     lr: Path
     hr: Path
@@ -67,7 +67,7 @@ class SynthResult:
     offsets: tuple[float, ...]
 
 
-def synthesize(
+def synthesise(
     outdir: str | Path, seed: int = 0, size: int = 2048, scale: int | str = 4, mtf_nyquist: float = 0.3
 ) -> SynthResult:
     """Write ``hr.tif``, ``lr.tif`` and ``truth.json`` into ``outdir`` (created if needed)."""

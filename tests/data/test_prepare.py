@@ -237,9 +237,9 @@ def test_memory_is_bounded_by_blocks(synth_scene, tmp_path):
 @pytest.mark.slow
 def test_demo_configuration(tmp_path):
     """What `s2sr demo` runs: size 2048, scale 4, patch 32 -> all splits filled, truth recovered."""
-    from s2sr.synth import synthesize
+    from s2sr.synth import synthesise
 
-    scene = synthesize(tmp_path / "scene", seed=0, size=2048, scale=4)
+    scene = synthesise(tmp_path / "scene", seed=0, size=2048, scale=4)
     res = prepare(PrepareConfig(pairs=[(scene.lr, scene.hr)], scale=4, patch_size=32,
                                 out=tmp_path / "dataset", coregister=True, harmonise=True))
     assert res.counts["train"] > 100 and res.counts["val"] > 10 and res.counts["test"] > 10

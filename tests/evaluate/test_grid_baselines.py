@@ -13,7 +13,7 @@ from rasterio.windows import Window
 from s2sr.bundle import load_model
 from s2sr.evaluate.baselines import resample
 from s2sr.evaluate.scene import Scene
-from s2sr.evaluate.score import MODEL, read_tile
+from s2sr.evaluate.score import MODEL, read_scene_tile
 from s2sr.evaluate.sr import super_resolve
 from s2sr.grid import Grid, fine_grid
 
@@ -54,7 +54,7 @@ def test_model_output_and_baselines_share_the_fine_grid(make_raster, bicubic_mod
     scene = Scene(lr_path, hr_path, 4, [1, 2, 3, 4], [1, 2, 3, 4])
     try:
         scene.open_sr(sr)
-        _, _, ref, ok, preds = read_tile(scene, Window(16, 16, 48, 48))
+        _, _, ref, ok, preds = read_scene_tile(scene, Window(16, 16, 48, 48))
     finally:
         scene.close()
     assert ok.all() and np.all(ref == 1234)

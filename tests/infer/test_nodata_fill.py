@@ -10,7 +10,7 @@ import rasterio
 
 from s2sr.infer.apply import ApplyConfig, apply_model
 from s2sr.infer.tilework import fill_invalid
-from s2sr.synth import synthesize
+from s2sr.synth import synthesise
 
 
 def test_fill_depends_only_on_the_neighbourhood() -> None:
@@ -34,7 +34,7 @@ def test_fill_depends_only_on_the_neighbourhood() -> None:
 
 @pytest.fixture(scope="module")
 def synthetic_lr(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return synthesize(tmp_path_factory.mktemp("synth"), seed=0, size=1024, scale=4).lr
+    return synthesise(tmp_path_factory.mktemp("synth"), seed=0, size=1024, scale=4).lr
 
 
 def test_tile_size_does_not_change_the_output_near_nodata(synthetic_lr: Path, tiny_conv, tmp_path: Path) -> None:

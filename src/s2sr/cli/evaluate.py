@@ -36,10 +36,10 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from s2sr.evaluate.config import make_config
+    from s2sr.evaluate.config import make_eval_config
     from s2sr.evaluate.run import evaluate
 
-    cfg = make_config(
+    cfg = make_eval_config(
         model=args.model, lr=args.lr, hr=args.hr, wald=args.wald, out=args.out, split_from=args.split_from,
         bands=band_list(args.bands), hr_bands=band_list(args.hr_bands, "--hr-bands"), tile=args.tile, max_pixels=args.max_pixels,
         seed=args.seed, n_strata=args.strata, data_range=args.data_range, keep_sr=not args.no_sr,

@@ -39,13 +39,13 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from s2sr.data.config import make_config
+    from s2sr.data.config import make_prepare_config
     from s2sr.data.prepare import prepare
     from s2sr.errors import ConfigError
 
     if len(args.lr) != len(args.hr):
         raise ConfigError(f"got {len(args.lr)} --lr but {len(args.hr)} --hr; give one --hr per --lr")
-    cfg = make_config(
+    cfg = make_prepare_config(
         pairs=list(zip(args.lr, args.hr, strict=True)), scale=args.scale, patch_size=args.patch_size,
         out=args.out, lr_bands=band_list(args.lr_bands, "--lr-bands"), hr_bands=band_list(args.hr_bands, "--hr-bands"),
         coregister=args.coregister, harmonise=args.harmonise, sampling=args.sampling,

@@ -24,8 +24,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from s2sr.synth import synthesize
+    from s2sr.synth import synthesise
 
-    r = synthesize(args.outdir, seed=args.seed, size=args.size, scale=args.scale, mtf_nyquist=args.mtf)
+    r = synthesise(args.outdir, seed=args.seed, size=args.size, scale=args.scale, mtf_nyquist=args.mtf)
     print(f"{r.hr}\n{r.lr}\n{r.truth}")
     return 0

@@ -90,7 +90,7 @@ class PrepareConfig(BaseModel):
         return self.hr_bands or [1, 2, 3, 4]
 
 
-def make_config(**kwargs: Any) -> PrepareConfig:
+def make_prepare_config(**kwargs: Any) -> PrepareConfig:
     """Build a :class:`PrepareConfig`, turning validation errors into one-line ConfigErrors."""
     try:
         return PrepareConfig(**kwargs)

@@ -63,7 +63,7 @@ class EvalConfig(BaseModel):
         return "wald" if self.wald is not None else "pair"
 
 
-def make_config(**kwargs: Any) -> EvalConfig:
+def make_eval_config(**kwargs: Any) -> EvalConfig:
     """Build an :class:`EvalConfig`, turning validation errors into one-line ConfigErrors."""
     try:
         return EvalConfig(**kwargs)

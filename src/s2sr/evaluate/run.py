@@ -21,7 +21,7 @@ from s2sr._version import __version__
 from s2sr.data.dataset import Alignment, SplitAreas, open_dataset
 from s2sr.errors import InputError
 from s2sr.evaluate.config import EvalConfig
-from s2sr.evaluate.metrics import DIRECTION, summarize
+from s2sr.evaluate.metrics import DIRECTION, summarise
 from s2sr.evaluate.scene import Scene
 from s2sr.evaluate.score import MODEL, TileRecord, plan_tiles, score_scene, tile_arrays, total
 from s2sr.evaluate.stratify import assign_strata, strata_edges, stratum_names
@@ -164,7 +164,7 @@ def winners(methods: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
 
 
 def _summ(records: list[TileRecord], L: np.ndarray, scale: int) -> dict[str, Any]:
-    return {m: summarize(total(records, m), L, scale) for m in records[0].stats}
+    return {m: summarise(total(records, m), L, scale) for m in records[0].stats}
 
 
 def _document(cfg: EvalConfig, bundle, L: np.ndarray, records: list[TileRecord]) -> dict[str, Any]:

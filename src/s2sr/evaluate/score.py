@@ -77,7 +77,7 @@ def _outer(scene: Scene, core: Window, m: int) -> Window:
     return clip_window(grown, scene.fine.width, scene.fine.height)
 
 
-def read_tile(scene: Scene, outer: Window) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+def read_scene_tile(scene: Scene, outer: Window) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """(lr, lr_valid, ref, valid, {method: pred}) for ``outer``; valid = ref, SR and LR all valid."""
     s = scene.scale
     ref, ref_ok = scene.read_ref(outer)
@@ -98,7 +98,7 @@ def score_tile(scene: Scene, core: Window, sensor: SensorModel, L: np.ndarray, t
                edge_tol: float, areas: SplitAreas | None, m: int) -> TileRecord | None:
     """Statistics of every method on one tile, or None when nothing there can be scored."""
     outer = _outer(scene, core, m)
-    lr, lr_ok, ref, ok, preds = read_tile(scene, outer)
+    lr, lr_ok, ref, ok, preds = read_scene_tile(scene, outer)
     mask: np.ndarray = np.zeros(ok.shape, bool)
     r0, c0 = int(core.row_off - outer.row_off), int(core.col_off - outer.col_off)
     mask[r0: r0 + int(core.height), c0: c0 + int(core.width)] = True
@@ -129,7 +129,7 @@ def score_scene(scene: Scene, tiles: list[Window], sensor: SensorModel, L: np.nd
 
 def tile_arrays(scene: Scene, core: Window, areas: SplitAreas | None = None) -> TileArrays:
     """LR, reference and predictions of a tile core (no margin), for display; reference NaN where not scored."""
-    lr, _, ref, ok, preds = read_tile(scene, core)
+    lr, _, ref, ok, preds = read_scene_tile(scene, core)
     if areas is not None:
         ok = ok & split_mask(areas, _wt(scene, core), (ok.shape[0], ok.shape[1]))
     return TileArrays(lr=lr, ref=np.where(ok, ref, np.nan), preds=preds)

@@ -66,7 +66,7 @@ class PieceSink:
 
     def add(self, res: TileResult) -> None:
         plan, s = self.plan, self.scale
-        fp = plan.footprint(res.tile)
+        fp = plan.support(res.tile)
         for idx in plan.pieces_of(res.tile):
             if idx in self.journal.done or idx in self.unsynced:
                 continue

@@ -52,8 +52,8 @@ class TileInput:
 
 @dataclass
 class TileResult:
-    """Prediction over the tile footprint (blend weights are applied by the sink), or ``None``
-    when the footprint is all nodata."""
+    """Prediction over the tile support (blend weights are applied by the sink), or ``None``
+    when the support is all nodata."""
 
     tile: Tile
     data: np.ndarray | None  # (C, fh*s, fw*s) float32, not weighted
@@ -108,13 +108,13 @@ def pad_input(x: np.ndarray, pad: tuple[tuple[int, int], tuple[int, int]], mode:
 
 
 def predict_tile(predictor: Predictor, job: TileJob, tin: TileInput) -> TileResult:
-    """Model output of one tile over its footprint (a view of the model output)."""
+    """Model output of one tile over its support (a view of the model output)."""
     t, plan = tin.tile, job.plan
     read = plan.read(t)
     valid_all = valid_mask(tin.data, job.nodata)
     valid_in = valid_all[tin.inner]
     valid_pad = pad_input(valid_in[None], read.pad, "replicate")[0]
-    fp = plan.footprint(t)
+    fp = plan.support(t)
     ry, rx = plan.y.read_span(t[0]), plan.x.read_span(t[1])
     oy, ox = int(fp.row_off) - ry[0], int(fp.col_off) - rx[0]
     valid = valid_pad[oy: oy + int(fp.height), ox: ox + int(fp.width)].copy()

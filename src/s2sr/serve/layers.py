@@ -50,7 +50,7 @@ class Layer:
 
 
 @dataclass
-class Scene:
+class MapScene:
     """What one scene serves: its layers, footprint (GeoJSON dict) and model card."""
 
     name: str
