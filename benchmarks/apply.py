@@ -27,8 +27,8 @@ from affine import Affine
 
 from s2sr.archs import ARCHS, build_arch
 from s2sr.bundle import ModelBundle
-from s2sr.infer.apply import ApplyOptions, apply_model
-from s2sr.infer.tilework import TileInput, fill_invalid, pad_input
+from s2sr.infer.apply import ApplyConfig, apply_model
+from s2sr.infer.tilework import fill_invalid, pad_input
 from s2sr.infer.tiling import make_plan
 from s2sr.sensor import SensorModel
 
@@ -76,8 +76,8 @@ def model_only(b: ModelBundle, src: Path, tile: int, overlap: int, precision: st
         plan = make_plan(ds.width, ds.height, 4, tile, overlap, b.receptive_field)
         inputs = []
         for t in plan.tiles:
-            tin = TileInput(t, ds.read(window=plan.read(t).window))
-            x = pad_input(fill_invalid(tin.data, np.ones(tin.data.shape[1:], bool)), plan.read(t).pad, "reflect")
+            data = ds.read(window=plan.read(t).window)
+            x = pad_input(fill_invalid(data, np.ones(data.shape[1:], bool)), plan.read(t).pad, "reflect")
             inputs.append(np.ascontiguousarray(x[None]))
     pred = TorchPredictor(b, precision)
     for x in inputs:  # warm-up: oneDNN builds primitives per input shape (the pipeline then finds them too)
@@ -89,7 +89,7 @@ def model_only(b: ModelBundle, src: Path, tile: int, overlap: int, precision: st
 
 
 def run_apply(model: Any, src: Path, out: Path, **kw: Any) -> dict[str, Any]:
-    res = apply_model(model, src, out, ApplyOptions(progress=False, **kw))
+    res = apply_model(model, src, out, ApplyConfig(progress=False, **kw))
     mpx = res.width * res.height / 1e6
     return {"total_s": round(res.seconds, 3), "stream_s": round(res.stream_seconds, 3),
             "cog_s": round(res.cog_seconds, 3), "model_s": round(res.model_seconds, 3),
@@ -166,8 +166,8 @@ import resource, sys, time, json
 from pathlib import Path
 sys.path.insert(0, {bench_dir!r})
 from apply import bundle
-from s2sr.infer.apply import ApplyOptions, apply_model
-r = apply_model(bundle("bicubic"), Path({src!r}), Path({dst!r}), ApplyOptions(tile=256, overlap=16, progress=False))
+from s2sr.infer.apply import ApplyConfig, apply_model
+r = apply_model(bundle("bicubic"), Path({src!r}), Path({dst!r}), ApplyConfig(tile=256, overlap=16, progress=False))
 print(json.dumps({{"maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "total_s": r.seconds,
                   "stream_s": r.stream_seconds, "cog_s": r.cog_seconds, "out_w": r.width, "out_h": r.height}}))
 """

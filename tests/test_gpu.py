@@ -38,12 +38,12 @@ def test_predict_on_cuda_equals_cpu(tmp_path: Path) -> None:
 
 
 def test_apply_on_cuda_equals_cpu(tmp_path: Path, make_raster) -> None:
-    from s2sr.infer.apply import ApplyOptions, apply_model
+    from s2sr.infer.apply import ApplyConfig, apply_model
 
     p = _light_bundle(tmp_path / "m.pt")
     src = make_raster("in.tif", shape=(4, 70, 90), nodata=None)
-    apply_model(p, src, tmp_path / "cpu.tif", ApplyOptions(tile=32, progress=False))
-    apply_model(p, src, tmp_path / "gpu.tif", ApplyOptions(tile=32, device="cuda", progress=False))
+    apply_model(p, src, tmp_path / "cpu.tif", ApplyConfig(tile=32, progress=False))
+    apply_model(p, src, tmp_path / "gpu.tif", ApplyConfig(tile=32, device="cuda", progress=False))
     with rasterio.open(tmp_path / "cpu.tif") as a, rasterio.open(tmp_path / "gpu.tif") as b:
         assert a.transform == b.transform and (a.width, a.height) == (360, 280)
         diff = np.abs(a.read().astype(np.int32) - b.read().astype(np.int32))

@@ -6,7 +6,7 @@ import torch
 from affine import Affine
 from rasterio.windows import Window
 
-from s2sr.errors import GridError
+from s2sr.errors import ConfigError
 from s2sr.grid import Grid, check_scale, clip_window, fine_grid, fine_window
 from s2sr.sensor import SensorModel, area_downsample
 
@@ -29,12 +29,23 @@ def test_fine_window_and_clip_at_edges():
 
 @pytest.mark.parametrize("bad", ["2.5", "1", "9", "x", 0])
 def test_check_scale_rejects(bad):
-    with pytest.raises(GridError, match="integer"):
+    with pytest.raises(ConfigError, match="integer"):
         check_scale(bad)
 
 
 def test_check_scale_accepts_float_integer():
     assert check_scale("4.0") == 4
+
+
+def test_one_scale_check_for_synth_archs_and_sensor(tmp_path):
+    """synth, the architectures and the sensor model all refuse a scale through check_scale."""
+    from s2sr.archs import build_arch
+    from s2sr.synth import synthesise
+
+    for make in (lambda: synthesise(tmp_path / "s", size=256, scale=9), lambda: build_arch("light", scale=9),
+                 lambda: SensorModel(9)):
+        with pytest.raises(ConfigError, match="scale 9 is not an integer in 2..8"):
+            make()
 
 
 def test_mtf_at_nyquist_matches_parameter():

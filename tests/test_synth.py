@@ -12,12 +12,12 @@ from scipy import ndimage
 from s2sr.cli.main import main
 from s2sr.errors import ConfigError
 from s2sr.sensor import SensorModel
-from s2sr.synth import degrade_shifted, synthesize
+from s2sr.synth import degrade_shifted, synthesise
 
 
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory):
-    return synthesize(tmp_path_factory.mktemp("synth") / "scene", seed=3, size=512, scale=4)
+    return synthesise(tmp_path_factory.mktemp("synth") / "scene", seed=3, size=512, scale=4)
 
 
 def test_files_are_georeferenced_uint16_with_bands_and_nodata(scene):
@@ -80,16 +80,16 @@ def test_landscape_has_classes_and_fine_structure(scene):
 
 
 def test_seed_reproducible_and_different(tmp_path):
-    a = synthesize(tmp_path / "a", seed=11, size=128, scale=4)
-    b = synthesize(tmp_path / "b", seed=11, size=128, scale=4)
-    c = synthesize(tmp_path / "c", seed=12, size=128, scale=4)
+    a = synthesise(tmp_path / "a", seed=11, size=128, scale=4)
+    b = synthesise(tmp_path / "b", seed=11, size=128, scale=4)
+    c = synthesise(tmp_path / "c", seed=12, size=128, scale=4)
     with rasterio.open(a.lr) as x, rasterio.open(b.lr) as y, rasterio.open(c.lr) as z:
         assert np.array_equal(x.read(), y.read()) and not np.array_equal(x.read(), z.read())
     assert a.shift_lr_px == b.shift_lr_px != c.shift_lr_px
 
 
 def test_other_scale_keeps_grid(tmp_path):
-    r = synthesize(tmp_path / "s2", seed=0, size=192, scale=3)
+    r = synthesise(tmp_path / "s2", seed=0, size=192, scale=3)
     with rasterio.open(r.hr) as hr, rasterio.open(r.lr) as lr:
         assert hr.res[0] == pytest.approx(10 / 3) and lr.shape == (64, 64) and hr.bounds == lr.bounds
 
@@ -104,10 +104,10 @@ def test_degrade_shifted_equals_degrade_of_integer_shift():
     np.testing.assert_allclose(degrade_shifted(x, s, 0, 0), s.degrade(x), atol=1e-3)
 
 
-@pytest.mark.parametrize("size,scale,needle", [(130, 4, "--size 130"), (32, 4, "--size 32"), (256, 9, "--scale 9")])
+@pytest.mark.parametrize("size,scale,needle", [(130, 4, "--size 130"), (32, 4, "--size 32"), (256, 9, "--scale: scale 9 is not an integer")])
 def test_bad_arguments(tmp_path, size, scale, needle):
     with pytest.raises(ConfigError, match=needle):
-        synthesize(tmp_path / "x", size=size, scale=scale)
+        synthesise(tmp_path / "x", size=size, scale=scale)
     assert not (tmp_path / "x").exists()
 
 
@@ -116,7 +116,7 @@ def test_unwritable_outdir(tmp_path):
 
     (tmp_path / "file").write_text("x")
     with pytest.raises(OutputError, match="cannot create the output folder"):
-        synthesize(tmp_path / "file" / "scene", size=128)
+        synthesise(tmp_path / "file" / "scene", size=128)
 
 
 def test_cli_empty_outdir_is_refused(tmp_path, capsys, monkeypatch):

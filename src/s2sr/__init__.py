@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from s2sr._version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
     from s2sr.bundle import ModelBundle

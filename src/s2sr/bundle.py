@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from s2sr import __version__
+from s2sr._version import __version__
 from s2sr.archs import build_arch
 from s2sr.errors import InputError, ModelError
 from s2sr.sensor import SensorModel

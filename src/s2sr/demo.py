@@ -37,11 +37,11 @@ class DemoResult:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
-class _Stage:
+class _TimedStep:
     def __init__(self, result: DemoResult, name: str) -> None:
         self.result, self.name = result, name
 
-    def __enter__(self) -> _Stage:
+    def __enter__(self) -> _TimedStep:
         log.info("demo: %s ...", self.name)
         self.t0 = time.perf_counter()
         return self
@@ -55,12 +55,12 @@ class _Stage:
 
 def run_demo(cfg: DemoConfig) -> DemoResult:
     """Run the whole pipeline on the synthetic scene; return where everything is."""
-    from s2sr.data.config import make_config as prepare_config
+    from s2sr.data.config import make_prepare_config
     from s2sr.data.prepare import prepare
-    from s2sr.evaluate.config import make_config as eval_config
+    from s2sr.evaluate.config import make_eval_config
     from s2sr.evaluate.run import evaluate
     from s2sr.infer.apply import apply_model
-    from s2sr.synth import synthesize
+    from s2sr.synth import synthesise
     from s2sr.train.config import builtin_config
     from s2sr.train.run import train
 
@@ -68,12 +68,12 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
     out.mkdir(parents=True, exist_ok=True)
     res = DemoResult(out=out)
 
-    with _Stage(res, "synth"):
-        syn = synthesize(out / "scene", seed=cfg.seed, size=cfg.size, scale=cfg.scale)
+    with _TimedStep(res, "synth"):
+        syn = synthesise(out / "scene", seed=cfg.seed, size=cfg.size, scale=cfg.scale)
     res.paths.update(lr=str(syn.lr), hr=str(syn.hr), truth=str(syn.truth))
 
-    with _Stage(res, "prepare"):
-        prep = prepare(prepare_config(
+    with _TimedStep(res, "prepare"):
+        prep = prepare(make_prepare_config(
             pairs=[(syn.lr, syn.hr)], scale=cfg.scale, patch_size=cfg.patch_size,
             out=out / "dataset", coregister=True, harmonise=True, seed=cfg.seed, overwrite=True,
         ))
@@ -88,17 +88,17 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
     run_dir = out / "run"
     if run_dir.exists():  # the demo always trains afresh
         shutil.rmtree(run_dir)
-    with _Stage(res, "train"):
+    with _TimedStep(res, "train"):
         tr = train(out / "dataset", out / "run", builtin_config("demo", overrides))
     res.paths["model"] = str(tr.best)
     res.metrics["train"] = tr.metrics
 
-    with _Stage(res, "apply"):
+    with _TimedStep(res, "apply"):
         apply_model(tr.best, syn.lr, out / "sr.tif")
     res.paths["sr"] = str(out / "sr.tif")
 
-    with _Stage(res, "evaluate"):
-        ev = evaluate(eval_config(model=tr.best, lr=syn.lr, hr=syn.hr, split_from=out / "dataset",
+    with _TimedStep(res, "evaluate"):
+        ev = evaluate(make_eval_config(model=tr.best, lr=syn.lr, hr=syn.hr, split_from=out / "dataset",
                                  out=out / "eval", overwrite=True))
     res.paths["report"] = str(out / "eval" / "report.html")
     res.metrics["evaluate"] = getattr(ev, "summary", None)

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from s2sr.grid import check_scale
+
 
 @dataclass(frozen=True)
 class SensorModel:
@@ -32,8 +34,7 @@ class SensorModel:
     def __post_init__(self) -> None:
         if not 0.0 < self.mtf_nyquist < 1.0:
             raise ValueError(f"mtf_nyquist must be in (0, 1), got {self.mtf_nyquist}")
-        if int(self.scale) != self.scale or self.scale < 1:
-            raise ValueError(f"scale must be a positive integer, got {self.scale}")
+        check_scale(self.scale, "sensor scale")
 
     @property
     def sigma_lr(self) -> float:

@@ -25,13 +25,14 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from s2sr import __version__
+from s2sr._version import __version__
+from s2sr.bands import DEFAULT_BANDS
 from s2sr.errors import ConfigError, OutputError
+from s2sr.grid import check_scale
 from s2sr.sensor import SensorModel
 
 log = logging.getLogger(__name__)
 
-BANDS = ("B2", "B3", "B4", "B8")
 CRS_EPSG = 32631
 ORIGIN = (600000.0, 5400000.0)  # upper-left corner, on a 10 m multiple
 NODATA = 0
@@ -56,7 +57,7 @@ RURAL_P = (0.3, 0.2, 0.17, 0.13, 0.2)
 
 @dataclass(frozen=True)
 class SynthResult:
-    """Paths written by :func:`synthesize`, and the truth they were made with."""
+    """Paths written by :func:`synthesise`, and the truth they were made with."""
 
     lr: Path
     hr: Path
@@ -66,14 +67,14 @@ class SynthResult:
     offsets: tuple[float, ...]
 
 
-def synthesize(
-    outdir: str | Path, seed: int = 0, size: int = 2048, scale: int = 4, mtf_nyquist: float = 0.3
+def synthesise(
+    outdir: str | Path, seed: int = 0, size: int = 2048, scale: int | str = 4, mtf_nyquist: float = 0.3
 ) -> SynthResult:
     """Write ``hr.tif``, ``lr.tif`` and ``truth.json`` into ``outdir`` (created if needed)."""
     if str(outdir) == "":  # Path("") is ".": an empty name would write into the current folder
         raise OutputError("OUTDIR '': empty folder name; pass a folder such as scene (or . for this folder)")
     outdir = Path(outdir)
-    _check_args(size, scale, mtf_nyquist)
+    scale = _check_args(size, scale, mtf_nyquist)
     rng = np.random.default_rng(seed)
     res = 10.0 / scale
     hr = render_landscape(rng, size, res)
@@ -94,7 +95,7 @@ def synthesize(
     _write(paths.lr, lr, 10.0)
     truth = {
         "seed": seed, "size": size, "scale": scale, "hr_res": res, "lr_res": 10.0,
-        "crs": f"EPSG:{CRS_EPSG}", "bands": list(BANDS),
+        "crs": f"EPSG:{CRS_EPSG}", "bands": list(DEFAULT_BANDS),
         "sensor": sensor.to_dict(),
         "shift_lr_px": {"dx": shift[0], "dy": shift[1],
                         "convention": "offset of LR content relative to HR, LR pixels, x east, y south"},
@@ -107,13 +108,13 @@ def synthesize(
     return paths
 
 
-def _check_args(size: int, scale: int, mtf: float) -> None:
-    if int(scale) != scale or not 2 <= scale <= 8:
-        raise ConfigError(f"--scale {scale}: must be an integer 2..8, e.g. --scale 4")
+def _check_args(size: int, scale: int | str, mtf: float) -> int:
+    scale = check_scale(scale)
     if size % scale or size < 16 * scale:
         raise ConfigError(f"--size {size}: must be a multiple of --scale {scale} and >= {16 * scale}; e.g. --size 2048")
     if not 0 < mtf < 1:
         raise ConfigError(f"--mtf {mtf}: must be in (0, 1), e.g. 0.3")
+    return scale
 
 
 # ---- landscape -------------------------------------------------------------------------
@@ -377,4 +378,4 @@ def _write(path: Path, data: np.ndarray, res: float) -> None:
                 compress="deflate", predictor=2, zlevel=1)
     with atomic_file(path) as tmp, rasterio.open(tmp, "w", **prof) as ds:
         ds.write(data)
-        ds.descriptions = BANDS
+        ds.descriptions = DEFAULT_BANDS

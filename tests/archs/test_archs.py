@@ -11,7 +11,7 @@ from s2sr.archs import ARCHS, build_arch
 from s2sr.archs.common import prime_factors
 from s2sr.archs.consistency import ConsistencyLayer, degrade_adjoint
 from s2sr.archs.discriminator import DISCRIMINATORS
-from s2sr.errors import ModelError
+from s2sr.errors import ConfigError, ModelError
 from s2sr.sensor import SensorModel
 
 TINY = {
@@ -51,7 +51,7 @@ def test_prime_factors() -> None:
 
 @pytest.mark.parametrize("scale", [1, 9, 2.5])
 def test_bad_scale_is_rejected(scale: float) -> None:
-    with pytest.raises(ValueError, match="scale must be an integer in 2..8"):
+    with pytest.raises(ConfigError, match="is not an integer in 2..8"):
         build_arch("light", scale=scale)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from s2sr.data.config import PrepareConfig
 from s2sr.data.prepare import prepare
-from s2sr.synth import SynthResult, synthesize
+from s2sr.synth import SynthResult, synthesise
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +20,7 @@ def synth_scene(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Synth
     def _get(seed: int = 0, size: int = 512) -> SynthResult:
         key = (seed, size)
         if key not in cache:
-            cache[key] = synthesize(tmp_path_factory.mktemp(f"synth{seed}_{size}"), seed=seed, size=size, scale=4)
+            cache[key] = synthesise(tmp_path_factory.mktemp(f"synth{seed}_{size}"), seed=seed, size=size, scale=4)
         return cache[key]
 
     return _get

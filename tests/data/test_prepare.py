@@ -32,7 +32,7 @@ def test_overlap_window_rounds_inward_at_edges(make_raster):
     lr = read_info(make_raster("lr.tif", shape=(4, 23, 37), origin=(300000.0, 5000000.0)))
     # HR starts 1.25 LR px east and 2.5 LR px south of the LR corner, ends past the LR edge
     hr = read_info(make_raster("hr.tif", res=2.5, shape=(4, 200, 200), origin=(300012.5, 4999975.0)))
-    w = overlap_window(lr, hr, hr.grid.transform, patch=4)
+    w = overlap_window(lr, hr, hr.bounds, patch=4)
     assert w == Window(2, 3, 35, 20)
 
 
@@ -163,7 +163,7 @@ def test_hr_in_another_crs_is_reprojected(synth_scene, tmp_path):
                                 coregister=True, harmonise=True))
     assert sum(res.counts.values()) > 5
     meta = json.loads(res.prepare_json.read_text())
-    assert meta["epsg"] == 32631 and meta["inputs"][0]["hr_resampling"] in ("cubic", "average")
+    assert meta["epsg"] == 32631 and meta["pairs"][0]["hr_resampling"] in ("cubic", "average")
     g = meta["pairs"][0]["harmonisation"]["gains"]
     truth = json.loads(scene.truth.read_text())
     np.testing.assert_allclose(g, truth["gains"], rtol=0.05)
@@ -194,7 +194,7 @@ def test_hr_resolution_off_warns(tmp_path, make_raster):
     hr = make_raster("hr.tif", res=2.0, shape=(4, 200, 200), seed=3)
     res = prepare(PrepareConfig(pairs=[(lr, hr)], scale=4, patch_size=8, out=tmp_path / "ds", min_std=0))
     assert any("-20% off" in w and str(hr) in w for w in res.pairs[0].warnings)
-    assert json.loads(res.prepare_json.read_text())["inputs"][0]["hr_resampling"] == "average"
+    assert json.loads(res.prepare_json.read_text())["pairs"][0]["hr_resampling"] == "average"
 
 
 def test_two_pairs_in_one_dataset(synth_scene, tmp_path):
@@ -237,9 +237,9 @@ def test_memory_is_bounded_by_blocks(synth_scene, tmp_path):
 @pytest.mark.slow
 def test_demo_configuration(tmp_path):
     """What `s2sr demo` runs: size 2048, scale 4, patch 32 -> all splits filled, truth recovered."""
-    from s2sr.synth import synthesize
+    from s2sr.synth import synthesise
 
-    scene = synthesize(tmp_path / "scene", seed=0, size=2048, scale=4)
+    scene = synthesise(tmp_path / "scene", seed=0, size=2048, scale=4)
     res = prepare(PrepareConfig(pairs=[(scene.lr, scene.hr)], scale=4, patch_size=32,
                                 out=tmp_path / "dataset", coregister=True, harmonise=True))
     assert res.counts["train"] > 100 and res.counts["val"] > 10 and res.counts["test"] > 10

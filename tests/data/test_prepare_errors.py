@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from s2sr.cli.main import main
-from s2sr.data.config import PrepareConfig, make_config
+from s2sr.data.config import PrepareConfig, make_prepare_config
 from s2sr.data.prepare import prepare
 from s2sr.errors import ConfigError, GridError, InputError, OutputError, S2SRError
 
@@ -108,15 +108,15 @@ def test_only_one_file_has_crs(tmp_path, make_raster):
 @pytest.mark.parametrize("scale", ["2.5", 3.5, "x", 1])
 def test_non_integer_scale(tmp_path, make_raster, scale):
     lr = make_raster("lr.tif")
-    with pytest.raises(GridError, match="--scale"):
-        make_config(pairs=[(lr, lr)], scale=scale, out=tmp_path / "out")
+    with pytest.raises(ConfigError, match="--scale"):
+        make_prepare_config(pairs=[(lr, lr)], scale=scale, out=tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
 def test_bad_option_is_config_error(tmp_path, make_raster):
     lr = make_raster("lr.tif")
     with pytest.raises(ConfigError, match="val_fraction"):
-        make_config(pairs=[(lr, lr)], scale=4, out=tmp_path / "o", val_fraction=0.6, test_fraction=0.5)
+        make_prepare_config(pairs=[(lr, lr)], scale=4, out=tmp_path / "o", val_fraction=0.6, test_fraction=0.5)
 
 
 def test_existing_output_is_kept(tmp_path, make_raster):

@@ -46,7 +46,7 @@ def test_prepare_naip_pair(shared_data, tmp_path):
     meta = json.loads(res.prepare_json.read_text())
     pr = meta["pairs"][0]
     assert any("1 is -60% off" in w for w in pr["warnings"])  # 1 m HR for a 2.5 m fine grid
-    assert meta["inputs"][0]["hr_resampling"] == "average"
+    assert meta["pairs"][0]["hr_resampling"] == "average"
     assert abs(pr["shift_lr_px"]["dx"] - SHIFT[0]) < 0.1 and abs(pr["shift_lr_px"]["dy"] - SHIFT[1]) < 0.1
     np.testing.assert_allclose(pr["harmonisation"]["gains"], GAIN, rtol=0.03)
     assert res.counts["train"] > 0

@@ -13,7 +13,7 @@ from rasterio.windows import Window
 from s2sr.bundle import load_model
 from s2sr.evaluate.baselines import resample
 from s2sr.evaluate.scene import Scene
-from s2sr.evaluate.score import MODEL, read_tile
+from s2sr.evaluate.score import MODEL, read_scene_tile
 from s2sr.evaluate.sr import super_resolve
 from s2sr.grid import Grid, fine_grid
 
@@ -54,7 +54,7 @@ def test_model_output_and_baselines_share_the_fine_grid(make_raster, bicubic_mod
     scene = Scene(lr_path, hr_path, 4, [1, 2, 3, 4], [1, 2, 3, 4])
     try:
         scene.open_sr(sr)
-        _, _, ref, ok, preds = read_tile(scene, Window(16, 16, 48, 48))
+        _, _, ref, ok, preds = read_scene_tile(scene, Window(16, 16, 48, 48))
     finally:
         scene.close()
     assert ok.all() and np.all(ref == 1234)
@@ -85,30 +85,35 @@ def test_hr_is_warped_onto_the_fine_grid(make_raster) -> None:
 
 
 def test_crs_on_one_side_only_is_a_clear_error(make_raster) -> None:
-    from s2sr.errors import GridError
+    from s2sr.errors import InputError
 
     lr_path = make_raster("lr.tif", shape=(4, 8, 8), res=10.0)
     hr_path = make_raster("hr.tif", shape=(4, 32, 32), crs=None, res=2.5)
-    with pytest.raises(GridError, match="has no CRS but the other image has one"):
+    with pytest.raises(InputError) as e:
         Scene(lr_path, hr_path, 4, [1, 2, 3, 4], [1, 2, 3, 4])
+    assert str(e.value) == f"{hr_path}: has no CRS but {lr_path} has EPSG:32631; assign one (gdal_edit.py -a_srs EPSG:XXXX)"
 
 
 def test_reference_gets_prepare_shift_and_gains(make_raster, tmp_path) -> None:
-    import json
-
-    from s2sr.evaluate.alignment import load_alignment
+    from s2sr.data.dataset import open_dataset
+    from s2sr.data.manifest import (
+        HarmonisationReport,
+        Manifest,
+        PairRecord,
+        ShiftReport,
+        write_manifest,
+    )
 
     lr_path = make_raster("lr.tif", shape=(4, 8, 8), res=10.0, nodata=None)
     hr = np.random.default_rng(2).integers(500, 3000, size=(4, 32, 32)).astype("uint16")
     hr_path = make_raster("hr.tif", data=hr, res=2.5, nodata=None)
     prep = tmp_path / "ds"
     prep.mkdir()
-    (prep / "prepare.json").write_text(json.dumps({"pairs": [{
-        "lr": str(lr_path), "hr": str(hr_path),
-        "shift_lr_px": {"dx": 1.0, "dy": 0.0, "applied": True},
-        "harmonisation": {"gains": [2.0, 1.0, 1.0, 0.5], "offsets": [10.0, 0.0, 0.0, -5.0], "applied": True},
-    }]}))
-    align = load_alignment(prep, lr_path)
+    write_manifest(prep, Manifest(scale=4, patch_size=8, bands=["B2", "B3", "B4", "B8"], pairs=[PairRecord(
+        lr=str(lr_path), hr=str(hr_path), shift_lr_px=ShiftReport(dx=1.0, dy=0.0, applied=True),
+        harmonisation=HarmonisationReport(gains=[2.0, 1.0, 1.0, 0.5], offsets=[10.0, 0.0, 0.0, -5.0], applied=True),
+    )]))
+    align = open_dataset(prep).alignment(lr_path)
     assert (align.dx, align.dy, align.gains) == (1.0, 0.0, [2.0, 1.0, 1.0, 0.5])
     scene = Scene(lr_path, hr_path, 4, [1, 2, 3, 4], [1, 2, 3, 4], align)
     try:
@@ -120,4 +125,4 @@ def test_reference_gets_prepare_shift_and_gains(make_raster, tmp_path) -> None:
     g = np.array([2.0, 1.0, 1.0, 0.5]).reshape(4, 1, 1)
     o = np.array([10.0, 0.0, 0.0, -5.0]).reshape(4, 1, 1)
     np.testing.assert_allclose(ref[:, :, 4:], hr[:, :, :-4] * g + o, rtol=1e-6)
-    assert load_alignment(prep, tmp_path / "other.tif").gains is None  # another pair: untouched
+    assert open_dataset(prep).alignment(tmp_path / "other.tif").gains is None  # another pair: untouched

@@ -14,7 +14,7 @@ from s2sr.evaluate.metrics import (
     psnr,
     sam,
     ssim,
-    summarize,
+    summarise,
     tile_stats,
 )
 from s2sr.sensor import SensorModel
@@ -83,13 +83,13 @@ def test_summary_fractions_sum_to_one_and_hf_terms() -> None:
     bic = sensor.blur(ref)
     pred = ref + 0.3 * (bic - ref)
     st = tile_stats(pred, ref, np.ones((24, 24), bool), np.full(3, 3000.0), sensor=sensor, bicubic=bic, tol=5.0)
-    s = summarize(st, np.full(3, 3000.0), 2)["overall"]
+    s = summarise(st, np.full(3, 3000.0), 2)["overall"]
     assert s["improvement"] + s["omission"] + s["hallucination"] == pytest.approx(1.0)
     assert s["improvement"] == pytest.approx(1.0)  # pred lies between bicubic and ref everywhere
-    same = summarize(tile_stats(ref, ref, np.ones((24, 24), bool), np.full(3, 3000.0), sensor=sensor), np.full(3, 3000.0), 2)
+    same = summarise(tile_stats(ref, ref, np.ones((24, 24), bool), np.full(3, 3000.0), sensor=sensor), np.full(3, 3000.0), 2)
     assert same["overall"]["hf_corr"] == pytest.approx(1.0)
     assert same["overall"]["grad_ratio"] == pytest.approx(1.0)
-    smooth = summarize(tile_stats(bic, ref, np.ones((24, 24), bool), np.full(3, 3000.0)), np.full(3, 3000.0), 2)
+    smooth = summarise(tile_stats(bic, ref, np.ones((24, 24), bool), np.full(3, 3000.0)), np.full(3, 3000.0), 2)
     assert smooth["overall"]["grad_ratio"] < 0.8
 
 
@@ -98,9 +98,9 @@ def test_stats_add_up_across_tiles() -> None:
     L = np.full(4, 3000.0)
     left = np.zeros((32, 32), bool)
     left[:, :16] = True
-    whole = summarize(tile_stats(pred, ref, np.ones((32, 32), bool), L), L, 4)["overall"]
+    whole = summarise(tile_stats(pred, ref, np.ones((32, 32), bool), L), L, 4)["overall"]
     parts = tile_stats(pred, ref, left, L) + tile_stats(pred, ref, ~left, L)
-    split = summarize(parts, L, 4)["overall"]
+    split = summarise(parts, L, 4)["overall"]
     for k in ("psnr", "sam", "ergas", "ssim"):
         assert split[k] == pytest.approx(whole[k], rel=1e-12)
     assert isinstance(parts, Stats) and parts.n == 32 * 32

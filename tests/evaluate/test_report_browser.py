@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from s2sr.evaluate.config import make_config
+from s2sr.evaluate.config import make_eval_config
 from s2sr.evaluate.run import evaluate
 
 from .conftest import smooth_image
@@ -25,7 +25,7 @@ def test_report_renders_in_headless_chromium(make_raster, bicubic_model, tmp_pat
     from selenium.webdriver.common.by import By
 
     img = make_raster("img.tif", data=smooth_image((4, 96, 96), 11), nodata=None)
-    res = evaluate(make_config(model=bicubic_model(4), wald=img, out=tmp_path / "ev", tile=32, progress=False))
+    res = evaluate(make_eval_config(model=bicubic_model(4), wald=img, out=tmp_path / "ev", tile=8, progress=False))
     html = res.report_path.read_text()
     assert "http://" not in html and "https://" not in html and "<script" not in html
     opts = webdriver.ChromeOptions()

@@ -7,7 +7,7 @@ import json
 import pytest
 import rasterio
 
-from s2sr.evaluate.config import make_config
+from s2sr.evaluate.config import make_eval_config
 from s2sr.evaluate.run import evaluate
 
 
@@ -16,7 +16,7 @@ def test_wald_on_real_eolearn_scene(shared_data, bicubic_model, tmp_path) -> Non
     img = shared_data / "eolearn" / "TestEOPatch_20150711_10m.tif"
     if not img.is_file():
         pytest.skip(f"{img} not found")
-    res = evaluate(make_config(model=bicubic_model(4), wald=img, out=tmp_path / "ev", tile=32, progress=False))
+    res = evaluate(make_eval_config(model=bicubic_model(4), wald=img, out=tmp_path / "ev", tile=8, progress=False))
     doc = json.loads(res.metrics_path.read_text())
     assert res.pixels == 100 * 100  # 101 rows cropped to a multiple of 4
     with rasterio.open(img) as src, rasterio.open(res.sr_path) as sr:

@@ -10,9 +10,9 @@ import pytest
 
 from s2sr.cli.main import main
 from s2sr.data.store import StoreWriter
-from s2sr.evaluate.config import make_config
+from s2sr.data.wald import degrade_image
+from s2sr.evaluate.config import make_eval_config
 from s2sr.evaluate.run import evaluate
-from s2sr.evaluate.wald import degrade_image
 
 from .conftest import smooth_image
 
@@ -46,13 +46,13 @@ def test_split_from_excludes_training_areas(make_raster, bicubic_model, tmp_path
     ds_dir = _prepared(tmp_path / "prep", {"test": [_box(0, 0, 16, 16)], "train": [_box(12, 0, 32, 32)],
                                            "val": []})
     model = bicubic_model(4)
-    res = evaluate(make_config(model=model, lr=pair.lr, hr=pair.hr, out=tmp_path / "ev", split_from=ds_dir,
-                               tile=32, progress=False))
+    res = evaluate(make_eval_config(model=model, lr=pair.lr, hr=pair.hr, out=tmp_path / "ev", split_from=ds_dir,
+                               tile=8, progress=False))
     # test box = fine cols 0..64, rows 0..64; train overlap removes fine cols 48..64
     assert res.pixels == 48 * 64
     doc = json.loads(res.metrics_path.read_text())
     assert all(t["col_off"] + t["width"] <= 64 and t["row_off"] + t["height"] <= 64 for t in doc["tiles"])
-    full = evaluate(make_config(model=model, lr=pair.lr, hr=pair.hr, out=tmp_path / "ev2", tile=32, progress=False))
+    full = evaluate(make_eval_config(model=model, lr=pair.lr, hr=pair.hr, out=tmp_path / "ev2", tile=8, progress=False))
     assert res.methods["model"]["psnr"] > 25 > full.methods["model"]["psnr"]
 
 
@@ -141,23 +141,23 @@ def test_cli_degrade_then_evaluate_pair(make_raster, bicubic_model, tmp_path, ca
 
 @pytest.mark.parametrize("missing", ["test"])
 def test_load_split_messages(tmp_path, missing) -> None:
+    from s2sr.data.dataset import open_dataset
     from s2sr.errors import InputError
-    from s2sr.evaluate.split import load_split
 
     with pytest.raises(InputError, match=f"no {missing} split"):
-        load_split(tmp_path)
+        open_dataset(tmp_path).split_areas()
 
 
 def test_split_from_a_real_prepared_dataset(bicubic_model, tmp_path) -> None:
     from s2sr.data.prepare import PrepareConfig, prepare
     from s2sr.data.store import open_split
-    from s2sr.synth import synthesize
+    from s2sr.synth import synthesise
 
-    syn = synthesize(tmp_path / "scene", seed=0, size=256, scale=4)
+    syn = synthesise(tmp_path / "scene", seed=0, size=256, scale=4)
     prepare(PrepareConfig(pairs=[(syn.lr, syn.hr)], scale=4, patch_size=16, split_block=36, out=tmp_path / "ds"))
     n_test = len(open_split(tmp_path / "ds", "test"))
     assert n_test > 0
-    res = evaluate(make_config(model=bicubic_model(4), lr=syn.lr, hr=syn.hr, split_from=tmp_path / "ds",
+    res = evaluate(make_eval_config(model=bicubic_model(4), lr=syn.lr, hr=syn.hr, split_from=tmp_path / "ds",
                                out=tmp_path / "ev", progress=False))
     # every test patch (16 LR px = 64 fine px square) is scored, nothing else (the synthetic
     # nodata edge and cloud are rejected by prepare, so test patches are fully valid)

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from s2sr.evaluate.config import make_config
+from s2sr.evaluate.config import make_eval_config
 from s2sr.evaluate.run import evaluate
 from s2sr.evaluate.stratify import assign_strata, edge_density, strata_edges
 
@@ -34,7 +34,7 @@ def test_max_pixels_draws_whole_tiles_reproducibly(make_raster, bicubic_model, t
     model = bicubic_model(4)
     runs = []
     for i in range(2):
-        res = evaluate(make_config(model=model, wald=img, out=tmp_path / f"ev{i}", tile=32, max_pixels=5000,
+        res = evaluate(make_eval_config(model=model, wald=img, out=tmp_path / f"ev{i}", tile=8, max_pixels=5000,
                                    seed=3, progress=False, keep_sr=False))
         doc = json.loads(res.metrics_path.read_text())
         runs.append([(t["col_off"], t["row_off"]) for t in doc["tiles"]])

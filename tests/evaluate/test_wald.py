@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import rasterio
 
-from s2sr.evaluate.config import make_config
+from s2sr.data.wald import degrade_image
+from s2sr.evaluate.config import make_eval_config
 from s2sr.evaluate.run import evaluate
-from s2sr.evaluate.wald import degrade_image
 from s2sr.grid import Grid, fine_grid
 from s2sr.sensor import SensorModel
 
@@ -36,7 +36,7 @@ def test_degrade_writes_a_wald_pair_equal_to_whole_image_degradation(make_raster
 @pytest.mark.parametrize("crs", ["EPSG:32633", None])
 def test_evaluate_wald_mode_on_small_image(make_raster, bicubic_model, tmp_path, crs) -> None:
     img = make_raster("img.tif", data=smooth_image((4, 130, 128), 7), nodata=None, crs=crs)
-    res = evaluate(make_config(model=bicubic_model(4), wald=img, out=tmp_path / "ev", tile=64, progress=False))
+    res = evaluate(make_eval_config(model=bicubic_model(4), wald=img, out=tmp_path / "ev", tile=16, progress=False))
     doc = json.loads(res.metrics_path.read_text())
     assert doc["mode"] == "wald" and res.pixels == 128 * 128  # 130 rows cropped to a multiple of 4
     assert set(doc["methods"]) == {"model", "nearest", "bilinear", "bicubic", "lanczos"}
@@ -59,7 +59,7 @@ def test_evaluate_refuses_existing_output_without_overwrite(make_raster, bicubic
     img = make_raster("img.tif", data=smooth_image((4, 64, 64), 1), nodata=None)
     (tmp_path / "ev").mkdir()
     with pytest.raises(OutputError, match="already exists"):
-        evaluate(make_config(model=bicubic_model(4), wald=img, out=tmp_path / "ev", progress=False))
+        evaluate(make_eval_config(model=bicubic_model(4), wald=img, out=tmp_path / "ev", progress=False))
 
 
 
@@ -72,7 +72,7 @@ def test_wald_mode_does_not_warn_about_the_degraded_resolution(make_raster, tmp_
 
     from s2sr.archs import build_arch
     from s2sr.bundle import ModelBundle
-    from s2sr.infer.apply import ApplyOptions, apply_model
+    from s2sr.infer.apply import ApplyConfig, apply_model
     from s2sr.sensor import SensorModel
 
     model = ModelBundle(arch="bicubic", arch_kwargs={"in_ch": 4, "scale": 4}, scale=4,
@@ -81,9 +81,9 @@ def test_wald_mode_does_not_warn_about_the_degraded_resolution(make_raster, tmp_
                         input_res=10.0).save(tmp_path / "m.pt")
     img = make_raster("img.tif", data=smooth_image((4, 64, 64), 3), nodata=None, res=10.0)
     with caplog.at_level(logging.WARNING):
-        evaluate(make_config(model=model, wald=img, out=tmp_path / "ev", tile=64, progress=False))
+        evaluate(make_eval_config(model=model, wald=img, out=tmp_path / "ev", tile=16, progress=False))
     assert "training resolution" not in caplog.text
     coarse = make_raster("coarse.tif", data=smooth_image((4, 16, 16), 3), nodata=None, res=40.0)
     with caplog.at_level(logging.WARNING):
-        apply_model(model, coarse, tmp_path / "sr.tif", ApplyOptions(progress=False))
+        apply_model(model, coarse, tmp_path / "sr.tif", ApplyConfig(progress=False))
     assert "pixel size 40 differs from the model's training resolution 10" in caplog.text

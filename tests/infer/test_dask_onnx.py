@@ -10,7 +10,7 @@ import pytest
 import rasterio
 
 from s2sr.errors import ConfigError, ModelError
-from s2sr.infer.apply import ApplyOptions, apply_model
+from s2sr.infer.apply import ApplyConfig, apply_model
 from s2sr.infer.backends import ONNX_META_KEY, read_onnx_meta
 from s2sr.infer.export import export_onnx
 
@@ -28,8 +28,8 @@ def test_dask_local_cluster_equals_local(make_raster, bicubic_pt, tmp_path):
     src = make_raster(data=data, nodata=0)
     local, dask = tmp_path / "local.tif", tmp_path / "dask.tif"
     opts = dict(tile=10, overlap=4, progress=False)
-    apply_model(bicubic_pt, src, local, ApplyOptions(**opts))
-    res = apply_model(bicubic_pt, src, dask, ApplyOptions(dask="local:2", **opts))
+    apply_model(bicubic_pt, src, local, ApplyConfig(**opts))
+    res = apply_model(bicubic_pt, src, dask, ApplyConfig(dask="local:2", **opts))
     assert res.tiles_computed == 20 and res.tiles_skipped_nodata >= 4
     assert np.array_equal(_read(local), _read(dask))
     assert local.read_bytes() == dask.read_bytes()
@@ -38,14 +38,14 @@ def test_dask_local_cluster_equals_local(make_raster, bicubic_pt, tmp_path):
 
     with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
         addr = tmp_path / "addr.tif"
-        apply_model(bicubic_pt, src, addr, ApplyOptions(dask=cluster.scheduler_address, **opts))
+        apply_model(bicubic_pt, src, addr, ApplyConfig(dask=cluster.scheduler_address, **opts))
     assert local.read_bytes() == addr.read_bytes()
 
 
 def test_dask_address_errors(make_raster, bicubic_pt, tmp_path):
     src = make_raster(shape=(4, 8, 8))
     with pytest.raises(ConfigError) as e:
-        apply_model(bicubic_pt, src, tmp_path / "o.tif", ApplyOptions(dask="local:x", progress=False))
+        apply_model(bicubic_pt, src, tmp_path / "o.tif", ApplyConfig(dask="local:x", progress=False))
     assert str(e.value) == "--dask 'local:x': expected local:N with N >= 1 workers, e.g. local:2"
 
 
@@ -57,8 +57,8 @@ def test_export_carries_metadata_and_onnx_equals_torch(make_raster, tiny_conv, t
     src = make_raster(shape=(4, 30, 27), nodata=None)
     a, b = tmp_path / "torch.tif", tmp_path / "onnx.tif"
     opts = dict(tile=12, overlap=4, out_dtype="float32", progress=False)
-    apply_model(tiny_conv, src, a, ApplyOptions(**opts))
-    res = apply_model(onnx_path, src, b, ApplyOptions(backend="onnx", **opts))
+    apply_model(tiny_conv, src, a, ApplyConfig(**opts))
+    res = apply_model(onnx_path, src, b, ApplyConfig(backend="onnx", **opts))
     assert res.backend == "onnx"
     ya, yb = _read(a), _read(b)
     assert np.abs(ya - yb).max() < 1e-2 and np.abs(ya).max() > 500
@@ -69,8 +69,8 @@ def test_export_carries_metadata_and_onnx_equals_torch(make_raster, tiny_conv, t
 def test_onnx_backend_exports_a_pt_on_the_fly(make_raster, bicubic_pt, tmp_path):
     src = make_raster(shape=(4, 16, 16))
     a, b = tmp_path / "a.tif", tmp_path / "b.tif"
-    apply_model(bicubic_pt, src, a, ApplyOptions(tile=8, overlap=2, progress=False))
-    apply_model(bicubic_pt, src, b, ApplyOptions(tile=8, overlap=2, backend="onnx", progress=False))
+    apply_model(bicubic_pt, src, a, ApplyConfig(tile=8, overlap=2, progress=False))
+    apply_model(bicubic_pt, src, b, ApplyConfig(tile=8, overlap=2, backend="onnx", progress=False))
     assert np.abs(_read(a).astype(int) - _read(b).astype(int)).max() <= 1
 
 
@@ -84,11 +84,11 @@ def test_onnx_errors(bicubic_pt, tmp_path, make_raster):
         read_onnx_meta(plain)
     assert str(e.value) == f"{plain}: ONNX file has no s2sr metadata; export it with `s2sr export`"
     with pytest.raises(ModelError) as e:
-        apply_model(tmp_path / "x.onnx", src, tmp_path / "o.tif", ApplyOptions(progress=False))
+        apply_model(tmp_path / "x.onnx", src, tmp_path / "o.tif", ApplyConfig(progress=False))
     assert str(e.value) == f"{tmp_path / 'x.onnx'}: is an ONNX file; pass --backend onnx or the .pt bundle"
     with pytest.raises(ConfigError) as e:
         apply_model(tmp_path / "x.onnx", src, tmp_path / "o.tif",
-                    ApplyOptions(backend="onnx", precision="bf16", progress=False))
+                    ApplyConfig(backend="onnx", precision="bf16", progress=False))
     assert str(e.value) == "--precision bf16: the onnx backend runs fp32 only; use --precision fp32"
     meta = json.loads({p.key: p.value for p in onnx.load(str(tmp_path / "x.onnx")).metadata_props}[ONNX_META_KEY])
     assert "state_dict" not in meta

@@ -12,7 +12,7 @@ import pytest
 
 from s2sr.cli.main import main
 from s2sr.errors import ConfigError, InputError, ModelError, OutputError
-from s2sr.infer.apply import ApplyOptions, apply_model
+from s2sr.infer.apply import ApplyConfig, apply_model
 from s2sr.infer.scratch import TiledScratch
 
 Q = dict(progress=False)
@@ -21,15 +21,15 @@ Q = dict(progress=False)
 def test_band_count_mismatch_names_file_bands_and_fix(make_raster, bicubic_pt, tmp_path):
     src = make_raster(shape=(6, 8, 8))
     with pytest.raises(InputError) as e:
-        apply_model(bicubic_pt, src, tmp_path / "o.tif", ApplyOptions(**Q))
+        apply_model(bicubic_pt, src, tmp_path / "o.tif", ApplyConfig(**Q))
     assert str(e.value) == (f"{src}: has 6 band(s) but model bicubic expects 4 (B2, B3, B4, B8); "
                             "pass --bands with 4 band numbers in that order, e.g. --bands 1,2,3,4")
     with pytest.raises(InputError) as e:
-        apply_model(bicubic_pt, src, tmp_path / "o.tif", ApplyOptions(bands="1,2", **Q))
+        apply_model(bicubic_pt, src, tmp_path / "o.tif", ApplyConfig(bands="1,2", **Q))
     assert str(e.value) == (f"{src}: --bands [1, 2] selects 2 band(s) but model bicubic expects 4 "
                             "(B2, B3, B4, B8); pass --bands with 4 band numbers")
     with pytest.raises(InputError) as e:
-        apply_model(bicubic_pt, src, tmp_path / "o.tif", ApplyOptions(bands="1,2,3,9", **Q))
+        apply_model(bicubic_pt, src, tmp_path / "o.tif", ApplyConfig(bands="1,2,3,9", **Q))
     assert str(e.value) == f"{src}: has 6 band(s), --bands asks for [1, 2, 3, 9]; pass --bands with indices 1..6"
 
 
@@ -40,8 +40,8 @@ def test_bands_option_selects_and_orders(make_raster, bicubic_pt, tmp_path):
     a = make_raster(data=data[[5, 3, 1, 0]], nodata=None)
     import rasterio
 
-    apply_model(bicubic_pt, src, tmp_path / "sel.tif", ApplyOptions(bands="6,4,2,1", **Q))
-    apply_model(bicubic_pt, a, tmp_path / "ref.tif", ApplyOptions(**Q))
+    apply_model(bicubic_pt, src, tmp_path / "sel.tif", ApplyConfig(bands="6,4,2,1", **Q))
+    apply_model(bicubic_pt, a, tmp_path / "ref.tif", ApplyConfig(**Q))
     with rasterio.open(tmp_path / "sel.tif") as x, rasterio.open(tmp_path / "ref.tif") as y:
         assert np.array_equal(x.read(), y.read())
 
@@ -50,12 +50,12 @@ def test_model_errors(make_raster, tmp_path):
     src = make_raster(shape=(4, 8, 8))
     missing = tmp_path / "nope.pt"
     with pytest.raises(ModelError) as e:
-        apply_model(missing, src, tmp_path / "o.tif", ApplyOptions(**Q))
+        apply_model(missing, src, tmp_path / "o.tif", ApplyConfig(**Q))
     assert str(e.value) == f"{missing}: model file not found; pass the path of RUN/best.pt"
     corrupt = tmp_path / "bad.pt"
     corrupt.write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(ModelError) as e:
-        apply_model(corrupt, src, tmp_path / "o.tif", ApplyOptions(**Q))
+        apply_model(corrupt, src, tmp_path / "o.tif", ApplyConfig(**Q))
     assert str(e.value).startswith(f"{corrupt}: corrupt or truncated checkpoint (")
 
 
@@ -63,10 +63,10 @@ def test_output_errors(make_raster, bicubic_pt, tmp_path):
     src = make_raster(shape=(4, 8, 8))
     bad = tmp_path / "no" / "dir" / "o.tif"
     with pytest.raises(OutputError) as e:
-        apply_model(bicubic_pt, src, bad, ApplyOptions(**Q))
+        apply_model(bicubic_pt, src, bad, ApplyConfig(**Q))
     assert str(e.value) == f"{bad}: parent directory {bad.parent} does not exist; create it first"
     with pytest.raises(ConfigError) as e:
-        apply_model(bicubic_pt, src, src, ApplyOptions(**Q))
+        apply_model(bicubic_pt, src, src, ApplyConfig(**Q))
     assert str(e.value) == f"{src}: output would overwrite the input; choose another output path"
 
 
@@ -89,7 +89,7 @@ def test_output_that_is_a_directory_fails_before_computing(make_raster, bicubic_
     out = tmp_path / "outdir"
     out.mkdir()
     with pytest.raises(OutputError) as e:
-        apply_model(bicubic_pt, src, out, ApplyOptions(**Q))
+        apply_model(bicubic_pt, src, out, ApplyConfig(**Q))
     assert str(e.value) == f"{out}: is a directory; pass an output file path such as {out / 'sr.tif'}"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["bicubic.pt", "outdir", src.name])
 
@@ -130,8 +130,8 @@ def test_disk_full_is_an_output_error(tmp_path):
 
 def test_resolution_warning(make_raster, bicubic_pt, tmp_path, caplog):
     src = make_raster(shape=(4, 8, 8), res=20.0)
-    with caplog.at_level(logging.WARNING, logger="s2sr.infer.apply"):
-        apply_model(bicubic_pt, src, tmp_path / "o.tif", ApplyOptions(**Q))
+    with caplog.at_level(logging.WARNING, logger="s2sr.infer"):
+        apply_model(bicubic_pt, src, tmp_path / "o.tif", ApplyConfig(**Q))
     assert f"{src}: pixel size 20 differs from the model's training resolution 10" in caplog.text
 
 
@@ -139,11 +139,11 @@ def test_band_name_mismatch_warns_with_the_fix(make_raster, bicubic_pt, tmp_path
     """A file in DSen2's B4,B3,B2,B8 order, named so, was silently read as B2,B3,B4,B8."""
     swapped = make_raster(shape=(4, 8, 8), descriptions=("B04", "B03", "B02", "B08"))
     named = make_raster(shape=(4, 8, 8), descriptions=("B02", "B03", "B04", "B08"))
-    with caplog.at_level(logging.WARNING, logger="s2sr.infer.apply"):
-        apply_model(bicubic_pt, named, tmp_path / "a.tif", ApplyOptions(**Q))
-        apply_model(bicubic_pt, swapped, tmp_path / "b.tif", ApplyOptions(bands="3,2,1,4", **Q))
+    with caplog.at_level(logging.WARNING, logger="s2sr.infer"):
+        apply_model(bicubic_pt, named, tmp_path / "a.tif", ApplyConfig(**Q))
+        apply_model(bicubic_pt, swapped, tmp_path / "b.tif", ApplyConfig(bands="3,2,1,4", **Q))
         assert "named" not in caplog.text
-        apply_model(bicubic_pt, swapped, tmp_path / "c.tif", ApplyOptions(**Q))
+        apply_model(bicubic_pt, swapped, tmp_path / "c.tif", ApplyConfig(**Q))
     assert (f"{swapped}: bands 1,2,3,4 are named B04,B03,B02,B08 but the model expects B2,B3,B4,B8; "
             "pass --bands 3,2,1,4") in caplog.text
 
@@ -153,10 +153,10 @@ def test_dtype_warning(make_raster, bicubic_pt, tmp_path, caplog, backend):
     """A uint8 image (e.g. NAIP) fed to a model trained on uint16 reflectance is not silently accepted."""
     src = make_raster(shape=(4, 8, 8), dtype="uint8", data=np.full((4, 8, 8), 100, np.uint8))
     same = make_raster(shape=(4, 8, 8))
-    with caplog.at_level(logging.WARNING, logger="s2sr.infer.apply"):
-        apply_model(bicubic_pt, same, tmp_path / "u16.tif", ApplyOptions(backend=backend, **Q))
+    with caplog.at_level(logging.WARNING, logger="s2sr.infer"):
+        apply_model(bicubic_pt, same, tmp_path / "u16.tif", ApplyConfig(backend=backend, **Q))
         assert "data type" not in caplog.text
-        apply_model(bicubic_pt, src, tmp_path / "o.tif", ApplyOptions(backend=backend, **Q))
+        apply_model(bicubic_pt, src, tmp_path / "o.tif", ApplyConfig(backend=backend, **Q))
     assert (f"{src}: data type uint8 differs from the model's training data (uint16); check that its values are "
             "in the training units (e.g. reflectance x 10000), else the results are meaningless") in caplog.text
 
@@ -169,7 +169,7 @@ def test_dtype_warning(make_raster, bicubic_pt, tmp_path, caplog, backend):
 ])
 def test_option_errors(kw, msg):
     with pytest.raises(ConfigError) as e:
-        ApplyOptions(**kw)
+        ApplyConfig(**kw)
     assert str(e.value) == msg
 
 
@@ -199,10 +199,10 @@ def test_export_unsupported_opset_is_one_line_error(bicubic_pt, tmp_path, capsys
 def test_window_and_bbox_outside(make_raster, bicubic_pt, tmp_path):
     src = make_raster(shape=(4, 8, 8))
     with pytest.raises(ConfigError) as e:
-        apply_model(bicubic_pt, src, tmp_path / "o.tif", ApplyOptions(window=(4, 4, 8, 8), **Q))
+        apply_model(bicubic_pt, src, tmp_path / "o.tif", ApplyConfig(window=(4, 4, 8, 8), **Q))
     assert str(e.value) == f"{src}: window 4,4,8,8: not inside the 8x8 scene; pass --window/--bbox within the input"
     with pytest.raises(ConfigError) as e:
-        apply_model(bicubic_pt, src, tmp_path / "o.tif", ApplyOptions(bbox=(0, 0, 10, 10), **Q))
+        apply_model(bicubic_pt, src, tmp_path / "o.tif", ApplyConfig(bbox=(0, 0, 10, 10), **Q))
     assert str(e.value).startswith("--bbox (0, 0, 10, 10): does not overlap ")
 
 
@@ -223,7 +223,7 @@ def test_cli_pixel_grid_input_gives_no_rasterio_warning(bicubic_pt, tmp_path, ca
     src = tmp_path / "grid.tif"
     with rasterio.open(src, "w", driver="GTiff", width=8, height=8, count=4, dtype="uint16") as ds:
         ds.write(np.full((4, 8, 8), 900, np.uint16))
-    with warnings.catch_warnings(record=True) as seen, caplog.at_level(logging.INFO, logger="s2sr.infer.apply"):
+    with warnings.catch_warnings(record=True) as seen, caplog.at_level(logging.INFO, logger="s2sr.infer"):
         warnings.simplefilter("always")
         assert main(["apply", str(bicubic_pt), str(src), str(tmp_path / "o.tif")]) == 0
     assert [str(w.message) for w in seen if w.category is rasterio.errors.NotGeoreferencedWarning] == []

@@ -16,7 +16,7 @@ import pytest
 import rasterio
 
 from s2sr.errors import OutputError
-from s2sr.infer.apply import ApplyOptions, apply_model
+from s2sr.infer.apply import ApplyConfig, apply_model
 
 TILE = ["--tile", "8", "--overlap", "2"]
 
@@ -35,7 +35,7 @@ def _journal_pieces(path: Path) -> int:
 def test_resume_after_sigkill_is_bit_identical(make_raster, bicubic_pt, tmp_path):
     src = make_raster(shape=(4, 480, 480), seed=5)
     ref, out = tmp_path / "ref.tif", tmp_path / "out.tif"
-    full = apply_model(bicubic_pt, src, ref, ApplyOptions(tile=8, overlap=2, progress=False))
+    full = apply_model(bicubic_pt, src, ref, ApplyConfig(tile=8, overlap=2, progress=False))
     journal = tmp_path / ".out.tif.partial.jsonl"
     cmd = [sys.executable, "-m", "s2sr", "-q", "apply", str(bicubic_pt), str(src), str(out), *TILE]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -49,7 +49,7 @@ def test_resume_after_sigkill_is_bit_identical(make_raster, bicubic_pt, tmp_path
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode() if proc.stderr else ""
     done = _journal_pieces(journal)
     assert not out.exists() and 0 < done < 119 * 119  # 60 cores per axis -> 119 segments per axis
-    res = apply_model(bicubic_pt, src, out, ApplyOptions(tile=8, overlap=2, progress=False, resume=True))
+    res = apply_model(bicubic_pt, src, out, ApplyConfig(tile=8, overlap=2, progress=False, resume=True))
     assert res.pieces_resumed >= done and 0 < res.tiles_computed < full.tiles_computed
     with rasterio.open(ref) as a, rasterio.open(out) as b:
         assert np.array_equal(a.read(), b.read())
@@ -66,15 +66,15 @@ def test_resume_refuses_a_journal_of_another_run(make_raster, bicubic_pt, tmp_pa
     journal.write_text(json.dumps({"kind": "s2sr-apply-journal", "fingerprint": "other"}) + "\n")
     raw.write_bytes(b"")
     with pytest.raises(OutputError) as e:
-        apply_model(bicubic_pt, src, out, ApplyOptions(resume=True, progress=False))
+        apply_model(bicubic_pt, src, out, ApplyConfig(resume=True, progress=False))
     assert str(e.value) == (f"{journal}: partial output belongs to a different run (model, input or options "
                             "changed); rerun without --resume to start over")
     # without --resume the stale partial output is simply replaced
-    apply_model(bicubic_pt, src, out, ApplyOptions(progress=False))
+    apply_model(bicubic_pt, src, out, ApplyConfig(progress=False))
     assert out.exists() and not journal.exists() and not raw.exists()
 
 
 def test_resume_without_partial_starts_fresh(make_raster, bicubic_pt, tmp_path):
     src = make_raster(shape=(4, 20, 20))
-    res = apply_model(bicubic_pt, src, tmp_path / "o.tif", ApplyOptions(resume=True, progress=False, tile=8, overlap=2))
+    res = apply_model(bicubic_pt, src, tmp_path / "o.tif", ApplyConfig(resume=True, progress=False, tile=8, overlap=2))
     assert res.pieces_resumed == 0 and res.tiles_computed == res.tiles_total == 9

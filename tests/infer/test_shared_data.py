@@ -7,7 +7,7 @@ import pytest
 import rasterio
 from affine import Affine
 
-from s2sr.infer.apply import ApplyOptions, apply_model
+from s2sr.infer.apply import ApplyConfig, apply_model
 from s2sr.io.cog import cog_problems
 
 
@@ -17,7 +17,7 @@ def test_eolearn_scene_georeferenced(shared_data, bicubic_pt, tmp_path):
     if not src.exists():
         pytest.skip(f"{src} not found")
     out = tmp_path / "sr.tif"
-    apply_model(bicubic_pt, src, out, ApplyOptions(tile=32, overlap=8, progress=False))
+    apply_model(bicubic_pt, src, out, ApplyConfig(tile=32, overlap=8, progress=False))
     with rasterio.open(src) as s, rasterio.open(out) as d:
         assert d.crs == s.crs and (d.width, d.height) == (s.width * 4, s.height * 4)
         assert d.bounds == pytest.approx(s.bounds, abs=1e-6)
@@ -37,7 +37,7 @@ def test_dsen2_scene_without_crs_window(shared_data, bicubic_pt, tmp_path):
     if not src.exists():
         pytest.skip(f"{src} not found")
     out = tmp_path / "sr.tif"
-    apply_model(bicubic_pt, src, out, ApplyOptions(window=(100, 200, 48, 40), tile=24, overlap=8, progress=False))
+    apply_model(bicubic_pt, src, out, ApplyConfig(window=(100, 200, 48, 40), tile=24, overlap=8, progress=False))
     with rasterio.open(src) as s, rasterio.open(out) as d:
         assert d.crs is None and (d.width, d.height) == (192, 160)
         assert d.transform == Affine(s.transform.a / 4, 0, 100.0, 0, s.transform.e / 4, 200.0)

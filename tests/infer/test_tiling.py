@@ -28,14 +28,14 @@ def test_pieces_partition_and_weights_sum_to_one(w, h, tile, overlap, margin, sc
     for p in plan.pieces:
         win = p.window()
         cover[win.row_off:win.row_off + win.height, win.col_off:win.col_off + win.width] += 1
-        for t in p.tiles:  # every contributing tile's footprint contains the piece
-            fp = plan.footprint(t)
+        for t in p.tiles:  # every contributing tile's support contains the piece
+            fp = plan.support(t)
             assert fp.row_off <= win.row_off and win.row_off + win.height <= fp.row_off + fp.height
             assert fp.col_off <= win.col_off and win.col_off + win.width <= fp.col_off + fp.width
     assert (cover == 1).all()
     wsum = np.zeros((rh * scale, rw * scale))
     for t in plan.tiles:
-        fp = plan.footprint(t)
+        fp = plan.support(t)
         wt = plan.weights(t)
         assert wt.shape == (fp.height * scale, fp.width * scale)
         wsum[fp.row_off * scale:(fp.row_off + fp.height) * scale,
@@ -46,7 +46,7 @@ def test_pieces_partition_and_weights_sum_to_one(w, h, tile, overlap, margin, sc
 
 
 @pytest.mark.parametrize("w,h,tile,overlap,margin,scale,region", CASES)
-def test_reads_stay_in_scene_and_crop_matches_footprint(w, h, tile, overlap, margin, scale, region):
+def test_reads_stay_in_scene_and_crop_matches_support(w, h, tile, overlap, margin, scale, region):
     plan = make_plan(w, h, scale, tile, overlap, margin, region)
     for t in plan.tiles:
         rd = plan.read(t)
@@ -57,8 +57,8 @@ def test_reads_stay_in_scene_and_crop_matches_footprint(w, h, tile, overlap, mar
         in_h, in_w = win.height + pt + pb, win.width + pl + pr
         ys, xs = plan.y.read_span(t[0]), plan.x.read_span(t[1])
         assert (in_h, in_w) == (ys[1] - ys[0], xs[1] - xs[0])
-        # context around the footprint is at least the margin on every side
-        fp = plan.footprint(t)
+        # context around the support is at least the margin on every side
+        fp = plan.support(t)
         assert fp.row_off - ys[0] >= margin and ys[1] - (fp.row_off + fp.height) >= margin
         sy, sx = plan.crop(t)
         assert sy.stop - sy.start == fp.height * scale and sx.stop - sx.start == fp.width * scale
@@ -79,7 +79,7 @@ def test_segments_and_piece_tiles():
     assert plan.x.bounds == (0, 13, 27, 40)
     segs = [(s.lo, s.hi, s.tiles) for s in plan.x.segments]
     assert segs == [(0, 11, (0,)), (11, 15, (0, 1)), (15, 25, (1,)), (25, 29, (1, 2)), (29, 40, (2,))]
-    assert plan.x.footprint(1) == (11, 29)
+    assert plan.x.support(1) == (11, 29)
     assert plan.x.read_span(0) == (-4, 17)
     assert plan.x.scene_read(0) == (0, 17, 4, 0)
     assert plan.x.scene_read(2) == (0 + 23, 17, 0, 4)

@@ -131,7 +131,7 @@ def test_config_file_with_two_scenes(serve_data, tmp_path: Path) -> None:
     (tmp_path / "serve.yaml").write_text("scenes:\n  - sr: sr.tif\n")
     (tmp_path / "serve.json").write_text('{"scenes": [{"sr": "sr.tif"}], "port": 0}')
     assert load_config(tmp_path / "serve.yaml").scenes[0].name == "sr"
-    assert load_config(tmp_path / "serve.json", port=8001).port == 8001
+    assert load_config(tmp_path / "serve.json", {"port": 8001}).port == 8001
 
 
 @pytest.mark.parametrize(("text", "msg"), [

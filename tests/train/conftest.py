@@ -3,7 +3,6 @@ to LR with the sensor model, cut into aligned patches (plus a prepare.json)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
+from s2sr.data.manifest import Manifest, SensorRecord, write_manifest
 from s2sr.data.store import StoreWriter
 from s2sr.sensor import SensorModel
 
@@ -53,9 +53,9 @@ def write_store(root: Path, *, n_train: int = 32, n_val: int = 8, lr_patch: int 
                 done += 1
         w.close()
     if prepare_json:
-        meta = {"scale": scale, "bands": bands, "lr_res": 10.0, "sensor": sensor.to_dict(),
-                "crs": "EPSG:32631", "counts": {"train": n_train, "val": n_val, "test": 0}}
-        (root / "prepare.json").write_text(json.dumps(meta))
+        write_manifest(root, Manifest(scale=scale, patch_size=lr_patch, bands=bands, lr_res=10.0,
+                                      sensor=SensorRecord(scale=scale, mtf_nyquist=mtf), crs="EPSG:32631",
+                                      counts={"train": n_train, "val": n_val, "test": 0}))
     return root
 
 

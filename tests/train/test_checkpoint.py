@@ -11,10 +11,10 @@ import torch
 
 import s2sr
 from s2sr.archs import build_arch
+from s2sr.data.dataset import DatasetInfo
 from s2sr.errors import ModelError
 from s2sr.sensor import SensorModel
 from s2sr.train.checkpoint import load_last, make_bundle, save_best
-from s2sr.train.data import DatasetInfo
 
 CASES = [
     ("light", {"width": 8, "depth": 2}),

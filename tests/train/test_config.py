@@ -79,3 +79,20 @@ def test_yaml_and_json(tmp_path: Path) -> None:
     assert load_config(y, {}).run.seed == 5
     j = _write(tmp_path, load_config(y, {}).model_dump_json(), "c.json")
     assert load_config(j, {}) == load_config(y, {})
+
+
+def test_resolve_config_for_new_and_resumed_runs(tmp_path: Path) -> None:
+    from s2sr.train.config import TrainConfig, resolve_config
+
+    assert resolve_config(None) == TrainConfig()
+    assert resolve_config("srresnet", {"max_steps": 5}).run.max_steps == 5  # a built-in name
+    assert resolve_config(TrainConfig(), {"arch": "rrdb"}).model.arch == "rrdb"
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text('{"run": {"max_steps": 9, "seed": 4}}')
+    resumed = resolve_config(None, {"max_steps": 12}, run=run)  # the run's own config, then overrides
+    assert (resumed.run.max_steps, resumed.run.seed) == (12, 4)
+    assert resolve_config("light", run=run).run.seed == 0  # an explicit config wins over the run's
+    with pytest.raises(ConfigError, match="unknown config type '.cfg'; use .toml, .yaml or .json"):
+        (tmp_path / "c.cfg").write_text("x = 1")
+        resolve_config(str(tmp_path / "c.cfg"))

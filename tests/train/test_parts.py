@@ -12,7 +12,8 @@ import torch
 from s2sr.data.store import open_split
 from s2sr.train.config import OptimCfg
 from s2sr.train.data import Batches, batch_indices, dihedral, norm_stats
-from s2sr.train.parts import Ema, lr_factor
+from s2sr.train.ema import Ema
+from s2sr.train.schedule import lr_factor
 
 
 def test_lr_schedules() -> None:

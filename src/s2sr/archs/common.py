@@ -19,15 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from s2sr.archs.consistency import ConsistencyLayer
-
-MIN_SCALE, MAX_SCALE = 2, 8
-
-
-def check_arch_scale(scale: int) -> int:
-    """Validate an integer scale in 2..8 (ValueError otherwise)."""
-    if int(scale) != scale or not MIN_SCALE <= scale <= MAX_SCALE:
-        raise ValueError(f"scale must be an integer in {MIN_SCALE}..{MAX_SCALE}, got {scale}")
-    return int(scale)
+from s2sr.grid import check_scale
 
 
 def prime_factors(n: int) -> list[int]:
@@ -46,7 +38,7 @@ class Upsampler(nn.Sequential):
 
     def __init__(self, width: int, scale: int, act: Callable[[], nn.Module] = nn.PReLU) -> None:
         layers: list[nn.Module] = []
-        self.factors = prime_factors(check_arch_scale(scale))
+        self.factors = prime_factors(check_scale(scale, "scale"))
         for p in self.factors:
             layers += [nn.Conv2d(width, width * p * p, 3, padding=1), nn.PixelShuffle(p), act()]
         super().__init__(*layers)

@@ -7,7 +7,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from s2sr.archs.common import OutputHead, check_arch_scale, total_radius
+from s2sr.archs.common import OutputHead, total_radius
+from s2sr.grid import check_scale
 
 
 class Light(nn.Module):
@@ -18,7 +19,7 @@ class Light(nn.Module):
         super().__init__()
         if depth < 1:
             raise ValueError(f"depth must be >= 1, got {depth}")
-        self.in_ch, self.scale = in_ch, check_arch_scale(scale)
+        self.in_ch, self.scale = in_ch, check_scale(scale, "scale")
         layers: list[nn.Module] = [nn.Conv2d(in_ch, width, 3, padding=1), nn.ReLU(inplace=True)]
         for _ in range(depth - 1):
             layers += [nn.Conv2d(width, width, 3, padding=1), nn.ReLU(inplace=True)]

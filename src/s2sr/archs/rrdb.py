@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from s2sr.archs.common import OutputHead, Upsampler, check_arch_scale, total_radius
+from s2sr.archs.common import OutputHead, Upsampler, total_radius
+from s2sr.grid import check_scale
 
 
 def _lrelu() -> nn.Module:
@@ -47,7 +48,7 @@ class RRDBNet(nn.Module):
                  growth: int = 32, residual: bool = True, consistency: bool = False,
                  mtf_nyquist: float = 0.3) -> None:
         super().__init__()
-        self.in_ch, self.scale = in_ch, check_arch_scale(scale)
+        self.in_ch, self.scale = in_ch, check_scale(scale, "scale")
         self.head = nn.Conv2d(in_ch, width, 3, padding=1)
         self.body = nn.Sequential(*[RRDB(width, growth) for _ in range(blocks)])
         self.body_tail = nn.Conv2d(width, width, 3, padding=1)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from s2sr.archs.common import OutputHead, Upsampler, check_arch_scale, total_radius
+from s2sr.archs.common import OutputHead, Upsampler, total_radius
+from s2sr.grid import check_scale
 
 
 class ResBlock(nn.Module):
@@ -29,7 +30,7 @@ class SRResNet(nn.Module):
     def __init__(self, in_ch: int = 4, scale: int = 4, width: int = 64, blocks: int = 16,
                  residual: bool = True, consistency: bool = False, mtf_nyquist: float = 0.3) -> None:
         super().__init__()
-        self.in_ch, self.scale = in_ch, check_arch_scale(scale)
+        self.in_ch, self.scale = in_ch, check_scale(scale, "scale")
         self.head = nn.Sequential(nn.Conv2d(in_ch, width, 9, padding=4), nn.PReLU())
         self.body = nn.Sequential(*[ResBlock(width) for _ in range(blocks)])
         self.body_tail = nn.Conv2d(width, width, 3, padding=1)

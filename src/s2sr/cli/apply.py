@@ -5,17 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-
-def _numbers(spec: str, n: int, option: str, kind: type = int) -> tuple[Any, ...]:
-    """Parse ``n`` comma-separated ``kind`` values (int or float) for ``option``."""
-    try:
-        vals = tuple(kind(v) for v in spec.split(","))
-    except ValueError:
-        vals = ()
-    if len(vals) != n:
-        what = "integers" if kind is int else "numbers"
-        raise argparse.ArgumentTypeError(f"{option} {spec!r}: expected {n} comma-separated {what}")
-    return vals
+from s2sr.cli.options import band_list, numbers, progress
 
 
 def add_parser(sub: Any) -> None:
@@ -39,10 +29,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--resume", action="store_true", help="finish an interrupted run of the same command")
     p.add_argument("--dask", metavar="ADDRESS", help="Dask scheduler address, or local:N for N local workers")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--window", type=lambda s: _numbers(s, 4, "--window"), metavar="COL,ROW,WIDTH,HEIGHT",
-                   help="only this input pixel window")
-    g.add_argument("--bbox", type=lambda s: _numbers(s, 4, "--bbox", float), metavar="LEFT,BOTTOM,RIGHT,TOP",
-                   help="only this box, in the input's CRS")
+    g.add_argument("--window", metavar="COL,ROW,WIDTH,HEIGHT", help="only this input pixel window")
+    g.add_argument("--bbox", metavar="LEFT,BOTTOM,RIGHT,TOP", help="only this box, in the input's CRS")
     p.add_argument("--out-dtype", choices=("same", "float32"), default="same",
                    help="output data type (default: same as input, rounded and clipped)")
     p.add_argument("--compress", choices=("DEFLATE", "ZSTD"), default="DEFLATE")
@@ -53,13 +41,14 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from s2sr.infer.apply import ApplyOptions, apply_model
+    from s2sr.infer.apply import ApplyConfig, apply_model
 
-    opts = ApplyOptions(
-        bands=args.bands, tile=args.tile, overlap=args.overlap, margin=args.margin, precision=args.precision,
-        device=args.device, backend=args.backend, resume=args.resume, dask=args.dask, window=args.window,
-        bbox=args.bbox, out_dtype=args.out_dtype, compress=args.compress, edge=args.edge,
-        progress=not getattr(args, "quiet", False), threads=args.threads,
+    opts = ApplyConfig(
+        bands=band_list(args.bands), tile=args.tile, overlap=args.overlap, margin=args.margin,
+        precision=args.precision, device=args.device, backend=args.backend, resume=args.resume, dask=args.dask,
+        window=numbers(args.window, 4, "--window"), bbox=numbers(args.bbox, 4, "--bbox", float),
+        out_dtype=args.out_dtype, compress=args.compress, edge=args.edge, progress=progress(args),
+        threads=args.threads,
     )
     res = apply_model(args.model, args.src, args.dst, opts)
     print(res.path)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from s2sr.cli.options import band_list, progress
+
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
@@ -22,7 +24,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--split-from", help="prepared dataset directory: score its test split only")
     p.add_argument("--bands", help="band numbers of the LR/Wald image in the model's order, e.g. 1,2,3,4")
     p.add_argument("--hr-bands", help="band numbers of the HR image (default: --bands)")
-    p.add_argument("--tile", type=int, default=128, help="scoring tile on the fine grid, pixels (default 128)")
+    p.add_argument("--tile", type=int, default=32,
+                   help="scoring tile in input (LR) pixels, like apply's --tile (default 32)")
     p.add_argument("--max-pixels", type=int, help="score at most this many fine pixels (random whole tiles)")
     p.add_argument("--seed", type=int, default=0, help="seed for --max-pixels tile draw (default 0)")
     p.add_argument("--strata", type=int, default=3, help="number of structure-density strata (default 3)")
@@ -32,26 +35,15 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _bands(spec: str | None) -> list[int] | None:
-    if spec is None:
-        return None
-    from s2sr.errors import InputError
-
-    try:
-        return [int(b) for b in spec.replace(" ", "").split(",") if b]
-    except ValueError:
-        raise InputError(f"--bands {spec!r}: expected comma-separated band numbers like 1,2,3,4") from None
-
-
 def run(args: argparse.Namespace) -> int:
-    from s2sr.evaluate.config import make_config
+    from s2sr.evaluate.config import make_eval_config
     from s2sr.evaluate.run import evaluate
 
-    cfg = make_config(
+    cfg = make_eval_config(
         model=args.model, lr=args.lr, hr=args.hr, wald=args.wald, out=args.out, split_from=args.split_from,
-        bands=_bands(args.bands), hr_bands=_bands(args.hr_bands), tile=args.tile, max_pixels=args.max_pixels,
+        bands=band_list(args.bands), hr_bands=band_list(args.hr_bands, "--hr-bands"), tile=args.tile, max_pixels=args.max_pixels,
         seed=args.seed, n_strata=args.strata, data_range=args.data_range, keep_sr=not args.no_sr,
-        overwrite=args.overwrite, progress=not getattr(args, "quiet", False),
+        overwrite=args.overwrite, progress=progress(args),
     )
     res = evaluate(cfg)
     m, b = res.methods["model"], res.methods["bicubic"]

@@ -15,7 +15,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from s2sr import __version__
+from s2sr._version import __version__
 
 COMMANDS: dict[str, str] = {
     "synth": "s2sr.cli.synth",

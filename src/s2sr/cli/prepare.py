@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from s2sr.cli.options import add_scale, band_list
+
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
@@ -16,7 +18,7 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--lr", action="append", required=True, metavar="LR.tif", help="LR image (repeat with --hr)")
     p.add_argument("--hr", action="append", required=True, metavar="HR.tif", help="HR image of the same area")
-    p.add_argument("--scale", required=True, help="integer LR/HR pixel size ratio, e.g. 4")
+    add_scale(p)
     p.add_argument("--patch-size", type=int, default=32, help="LR patch size in pixels (default 32)")
     p.add_argument("--out", required=True, help="output dataset folder")
     p.add_argument("--lr-bands", help="LR bands, 1-based, e.g. 1,2,3,4 (default 1,2,3,4)")
@@ -36,27 +38,16 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _bands(spec: str | None, option: str) -> list[int] | None:
-    from s2sr.errors import ConfigError
-
-    if spec is None:
-        return None
-    try:
-        return [int(b) for b in spec.replace(" ", "").split(",") if b]
-    except ValueError:
-        raise ConfigError(f"{option} {spec!r}: expected comma-separated band numbers like 1,2,3,4") from None
-
-
 def run(args: argparse.Namespace) -> int:
-    from s2sr.data.config import make_config
+    from s2sr.data.config import make_prepare_config
     from s2sr.data.prepare import prepare
     from s2sr.errors import ConfigError
 
     if len(args.lr) != len(args.hr):
         raise ConfigError(f"got {len(args.lr)} --lr but {len(args.hr)} --hr; give one --hr per --lr")
-    cfg = make_config(
+    cfg = make_prepare_config(
         pairs=list(zip(args.lr, args.hr, strict=True)), scale=args.scale, patch_size=args.patch_size,
-        out=args.out, lr_bands=_bands(args.lr_bands, "--lr-bands"), hr_bands=_bands(args.hr_bands, "--hr-bands"),
+        out=args.out, lr_bands=band_list(args.lr_bands, "--lr-bands"), hr_bands=band_list(args.hr_bands, "--hr-bands"),
         coregister=args.coregister, harmonise=args.harmonise, sampling=args.sampling,
         max_patches=args.max_patches, seed=args.seed, val_fraction=args.val_fraction,
         test_fraction=args.test_fraction, split_block=args.split_block, split_gap=args.split_gap,

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     if args.config and args.sr:
         raise ConfigError("--config and --sr: give one or the other")
     if args.config:
-        cfg = load_config(args.config, host=args.host, port=args.port)
+        cfg = load_config(args.config, {"host": args.host, "port": args.port})
     elif args.sr:
         cfg = config_from_options(args.sr, args.lr, args.footprint, args.model_card,
                                   host=args.host or "127.0.0.1",

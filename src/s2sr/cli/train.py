@@ -49,21 +49,17 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from s2sr.errors import ConfigError
-    from s2sr.train.config import load_config, resolve_config_arg
     from s2sr.train.run import train
 
     if args.resume is not None:
         out = args.resume
         if args.out is not None and args.out != out:
             raise ConfigError("--out and --resume name different runs; pass only --resume RUN")
-        cfg_path = resolve_config_arg(args.config) or out / "config.json"
     else:
         if args.data is None or args.out is None:
             raise ConfigError("s2sr train needs --data DIR and --out RUN (or --resume RUN)")
         out = args.out
-        cfg_path = resolve_config_arg(args.config)
-    config = load_config(cfg_path, _overrides(args))
-    result = train(args.data, out, config, resume=args.resume is not None)
+    result = train(args.data, out, args.config, resume=args.resume is not None, overrides=_overrides(args))
     m = result.metrics
     print(f"{result.best}: val PSNR {m['val_psnr']:.2f} dB (bicubic {m['bicubic_psnr']:.2f} dB), "
           f"SSIM {m['val_ssim']:.4f} (bicubic {m['bicubic_ssim']:.4f}), "

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from s2sr.data.manifest import PairRecord
 from s2sr.errors import ConfigError, describe_validation_error
 from s2sr.grid import check_scale
 
@@ -89,7 +90,7 @@ class PrepareConfig(BaseModel):
         return self.hr_bands or [1, 2, 3, 4]
 
 
-def make_config(**kwargs: Any) -> PrepareConfig:
+def make_prepare_config(**kwargs: Any) -> PrepareConfig:
     """Build a :class:`PrepareConfig`, turning validation errors into one-line ConfigErrors."""
     try:
         return PrepareConfig(**kwargs)
@@ -99,25 +100,13 @@ def make_config(**kwargs: Any) -> PrepareConfig:
 
 
 @dataclass
-class PairReport:
-    """What prepare measured on one LR/HR pair."""
-
-    lr: str
-    hr: str
-    shift_lr_px: dict[str, Any]
-    harmonisation: dict[str, Any]
-    overlap_window: dict[str, int]
-    warnings: list[str] = field(default_factory=list)
-
-
-@dataclass
 class PrepareResult:
     """Where the dataset went and what it contains."""
 
     out: Path
     counts: dict[str, int]
     rejects: dict[str, int]
-    pairs: list[PairReport]
+    pairs: list[PairRecord]
     bands: list[str]
     prepare_json: Path
     footprint: Path

@@ -1,9 +1,9 @@
 """Open and validate one LR/HR pair; read LR windows and HR windows on the fine grid.
 
-The HR image is never read whole: a GDAL WarpedVRT resamples it, window by window,
+The HR image is never read whole: :mod:`s2sr.io.warp` resamples it, window by window,
 onto the fine grid (the LR grid with pixel size LR_res / scale, see
-:func:`s2sr.grid.fine_grid`), averaging when the HR is finer than the fine grid and
-cubic otherwise. A co-registration shift moves the HR sampling grid, not the output grid.
+:func:`s2sr.grid.fine_grid`), the same way ``evaluate`` builds its reference. A
+co-registration shift moves the HR sampling grid, not the output grid.
 """
 
 from __future__ import annotations
@@ -16,13 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from affine import Affine
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
-from rasterio.vrt import WarpedVRT
-from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
+from s2sr.bands import DEFAULT_BANDS
 from s2sr.data.config import PrepareConfig
 from s2sr.errors import GridError, InputError
 from s2sr.grid import Grid, fine_grid, fine_window
@@ -34,12 +32,10 @@ from s2sr.io.raster import (
     read_pixels,
     valid_mask,
 )
+from s2sr.io.warp import FineGridReader, FineHR, pixel_size, plan_fine_hr
 
 log = logging.getLogger(__name__)
 
-DEFAULT_NAMES = ("B2", "B3", "B4", "B8")
-# Stand-in CRS for pairs without georeference: both share it, so GDAL only does grid math.
-LOCAL_CRS = CRS.from_epsg(3857)
 
 
 @dataclass
@@ -53,8 +49,7 @@ class Pair:
     hr_bands: list[int]
     scale: int
     window: Window  # LR pixels covered by the HR
-    hr_transform: Affine  # the HR transform used (differs from the file only for bare pixel grids)
-    resampling: Resampling
+    warp: FineHR  # how the HR is brought onto the fine grid
     band_names: list[str]
     warnings: list[str] = field(default_factory=list)
 
@@ -69,6 +64,15 @@ class Pair:
     @property
     def lr_res(self) -> float:
         return self.lr.res[0]
+
+    @property
+    def hr_res(self) -> float:
+        """HR pixel size in LR CRS units."""
+        return self.warp.hr_res
+
+    @property
+    def resampling(self) -> Resampling:
+        return self.warp.resampling
 
     def warn(self, msg: str) -> None:
         self.warnings.append(msg)
@@ -86,11 +90,9 @@ def open_pair(index: int, lr_path: Path, hr_path: Path, cfg: PrepareConfig) -> P
             f"{lr_path} / {hr_path}: --lr-bands selects {len(lr_bands)} band(s) but --hr-bands "
             f"{len(hr_bands)}; select the same bands in both (e.g. --lr-bands 1,2,3,4 --hr-bands 3,2,1,4)"
         )
-    warnings: list[str] = []
-    hr_transform = _check_crs(lr, hr, warnings)
-    fine_grid(lr.grid, cfg.scale)  # raises on rotated grids
-    hr_res = _hr_res_in_lr_crs(lr, hr, hr_transform)
-    lr_res = lr.res[0]
+    warp = plan_fine_hr(lr, hr, cfg.scale)  # raises on rotated LR grids and a CRS on one side only
+    warnings = [warp.note] if warp.note else []
+    hr_res, lr_res = warp.hr_res, pixel_size(lr.grid.transform)
     if hr_res >= 0.999 * lr_res:
         raise InputError(
             f"{hr_path}: HR pixel size {hr_res:.4g} is coarser than (or equal to) the LR pixel "
@@ -102,10 +104,9 @@ def open_pair(index: int, lr_path: Path, hr_path: Path, cfg: PrepareConfig) -> P
             f"{hr_path}: HR pixel size {hr_res:.4g} is {100 * (hr_res / want - 1):+.0f}% off "
             f"LR_res/scale = {want:.4g}; it is resampled to {want:.4g}"
         )
-    resampling = Resampling.average if hr_res < want * 0.99 else Resampling.cubic
-    window = overlap_window(lr, hr, hr_transform, cfg.patch_size)
+    window = overlap_window(lr, hr, warp.hr_bounds, cfg.patch_size)
     names = band_names(lr, lr_bands)
-    pair = Pair(index, lr, hr, lr_bands, hr_bands, cfg.scale, window, hr_transform, resampling, names)
+    pair = Pair(index, lr, hr, lr_bands, hr_bands, cfg.scale, window, warp, names)
     for w in warnings:
         pair.warn(w)
     check_not_all_nodata(lr, lr_bands, window)
@@ -126,44 +127,9 @@ def _check_file(path: Path) -> RasterInfo:
                           ds.dtypes[0], ds.nodata, tuple(ds.descriptions))
 
 
-def _check_crs(lr: RasterInfo, hr: RasterInfo, warnings: list[str]) -> Affine:
-    """Return the HR transform to use; raise when only one file has a CRS."""
-    if lr.crs is None and hr.crs is None:
-        t = hr.grid.transform
-        if t.is_identity and lr.grid.transform.is_identity:
-            t = Affine(lr.width / hr.width, 0, 0, 0, lr.height / hr.height, 0)
-            warnings.append(f"{lr.path}, {hr.path}: no CRS and no georeference; assuming both cover the same extent")
-        else:
-            warnings.append(f"{lr.path}, {hr.path}: no CRS; using their transforms as one local grid (no WGS84 footprint)")
-        return t
-    for a, b in ((lr, hr), (hr, lr)):
-        if a.crs is None:
-            raise InputError(
-                f"{a.path}: has no CRS but {b.path} has {b.crs}; assign one (gdal_edit.py -a_srs EPSG:XXXX)"
-            )
-    return hr.grid.transform
-
-
-def _hr_res_in_lr_crs(lr: RasterInfo, hr: RasterInfo, hr_transform: Affine) -> float:
-    if lr.crs is None or lr.crs == hr.crs:
-        return float(math.sqrt(abs(hr_transform.a * hr_transform.e)))
-    from rasterio.warp import calculate_default_transform
-
-    t, _, _ = calculate_default_transform(hr.crs, lr.crs, hr.width, hr.height, *hr.bounds)
-    return float(math.sqrt(abs(t.a * t.e)))
-
-
-def hr_bounds_in_lr_crs(lr: RasterInfo, hr: RasterInfo, hr_transform: Affine) -> tuple[float, float, float, float]:
-    b = Grid(hr_transform, hr.width, hr.height).bounds
-    if lr.crs is None or lr.crs == hr.crs:
-        return b
-    return transform_bounds(hr.crs, lr.crs, *b, densify_pts=21)
-
-
-def overlap_window(lr: RasterInfo, hr: RasterInfo, hr_transform: Affine, patch: int) -> Window:
-    """Whole LR pixels inside the HR footprint; errors when none or too few for one patch."""
+def overlap_window(lr: RasterInfo, hr: RasterInfo, hb: tuple[float, float, float, float], patch: int) -> Window:
+    """Whole LR pixels inside the HR footprint ``hb`` (LR CRS); errors when none or too few for one patch."""
     lb = lr.bounds
-    hb = hr_bounds_in_lr_crs(lr, hr, hr_transform)
     ix = (max(lb[0], hb[0]), max(lb[1], hb[1]), min(lb[2], hb[2]), min(lb[3], hb[3]))
     area = max(0.0, ix[2] - ix[0]) * max(0.0, ix[3] - ix[1])
     units = _area_units(lr.crs)
@@ -202,8 +168,8 @@ def band_names(lr: RasterInfo, bands: list[int]) -> list[str]:
     desc = [lr.descriptions[b - 1] if b - 1 < len(lr.descriptions) else None for b in bands]
     if all(desc) and len(set(desc)) == len(desc):
         return [str(d) for d in desc]
-    if len(bands) == len(DEFAULT_NAMES):
-        return list(DEFAULT_NAMES)
+    if len(bands) == len(DEFAULT_BANDS):
+        return list(DEFAULT_BANDS)
     return [f"band{b}" for b in bands]
 
 
@@ -244,29 +210,16 @@ class LRReader:
 @contextmanager
 def hr_reader(pair: Pair, shift: tuple[float, float] = (0.0, 0.0)) -> Iterator[HRReader]:
     """HR resampled onto the fine grid; ``shift`` (dx, dy LR px, LR relative to HR) is undone."""
-    s = pair.scale
-    fine = pair.fine
-    t = fine.transform @ Affine.translation(-shift[0] * s, -shift[1] * s)
-    crs = pair.crs or LOCAL_CRS
-    with open_raster(pair.hr.path) as src:
-        kw = dict(src_crs=src.crs or LOCAL_CRS, crs=crs, transform=t, width=fine.width,
-                  height=fine.height, resampling=pair.resampling, dtype="float32", nodata=float("nan"))
-        if pair.hr_transform != src.transform:
-            kw["src_transform"] = pair.hr_transform
-        if src.nodata is not None:
-            kw["src_nodata"] = src.nodata
-        with WarpedVRT(src, **kw) as vrt:
-            yield HRReader(vrt, pair)
+    with pair.warp.open(pair.hr_bands, shift) as fine:
+        yield HRReader(fine, pair.scale)
 
 
 class HRReader:
-    def __init__(self, vrt: WarpedVRT, pair: Pair) -> None:
-        self.vrt, self.pair = vrt, pair
+    def __init__(self, fine: FineGridReader, scale: int) -> None:
+        self.fine, self.scale = fine, scale
 
     def read(self, lr_window: Window, margin: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """HR (bands, h*s, w*s) float32 under the LR window grown by ``margin`` LR px, and its mask."""
         w = Window(lr_window.col_off - margin, lr_window.row_off - margin,
                    lr_window.width + 2 * margin, lr_window.height + 2 * margin)
-        fw = fine_window(w, self.pair.scale)
-        data = read_pixels(self.vrt, self.pair.hr_bands, window=fw, boundless=False)
-        return data, np.all(np.isfinite(data), axis=0)
+        return self.fine.read(fine_window(w, self.scale))

@@ -14,15 +14,13 @@ import logging
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from affine import Affine
 from rasterio.windows import Window
 from tqdm import tqdm
 
-from s2sr import __version__
-from s2sr.data.config import PairReport, PrepareConfig, PrepareResult
+from s2sr.data.config import PrepareConfig, PrepareResult
 from s2sr.data.coregister import (
     ShiftEstimate,
     degrade_windows,
@@ -32,6 +30,18 @@ from s2sr.data.coregister import (
 )
 from s2sr.data.footprint import PatchRecord, write_footprint
 from s2sr.data.harmonise import Harmonisation, estimate_harmonisation
+from s2sr.data.manifest import (
+    MANIFEST,
+    FineGridRecord,
+    HarmonisationReport,
+    Manifest,
+    PairRecord,
+    SensorRecord,
+    ShiftReport,
+    SplitSettings,
+    WindowRecord,
+    write_manifest,
+)
 from s2sr.data.pairs import Pair, hr_reader, lr_reader, open_pair
 from s2sr.data.sampling import (
     REJECT_REASONS,
@@ -85,10 +95,9 @@ def prepare(cfg: PrepareConfig) -> PrepareResult:
             why = ", ".join(f"{k} {v}" for k, v in rejects.items())
             raise InputError(f"{names}: no usable training patch (rejected: {why}); use a smaller --patch-size, "
                              "or relax --min-std / --bright-value")
-        meta = _prepare_json(cfg, pairs, reports, sensor, counts, rejects, note)
-        (tmp / "prepare.json").write_text(json.dumps(meta, indent=2))
+        write_manifest(tmp, _manifest(cfg, pairs, reports, sensor, counts, rejects, note))
     _log_summary(counts, rejects, out)
-    return PrepareResult(out, counts, rejects, reports, bands, out / "prepare.json", out / "footprint.geojson")
+    return PrepareResult(out, counts, rejects, reports, bands, out / MANIFEST, out / "footprint.geojson")
 
 
 def _check_band_counts(pairs: list[Pair]) -> None:
@@ -101,8 +110,8 @@ def _check_band_counts(pairs: list[Pair]) -> None:
             )
 
 
-def _measure(pair: Pair, cfg: PrepareConfig, sensor: SensorModel) -> tuple[tuple[float, float], Harmonisation, PairReport]:
-    """Estimate shift and gains; return the shift to apply, the harmonisation to apply, a report."""
+def _measure(pair: Pair, cfg: PrepareConfig, sensor: SensorModel) -> tuple[tuple[float, float], Harmonisation, PairRecord]:
+    """Estimate shift and gains; return the shift to apply, the harmonisation to apply, the record."""
     est, fit = _estimate(pair, cfg, sensor)
     log.info("pair %d: LR is offset from HR by dx=%+.3f dy=%+.3f LR px (%d windows, spread %.3f)%s",
              pair.index, est.dx, est.dy, len(est.per_window), est.spread,
@@ -112,16 +121,24 @@ def _measure(pair: Pair, cfg: PrepareConfig, sensor: SensorModel) -> tuple[tuple
                  [round(g, 4) for g in fit.gains], [round(o, 1) for o in fit.offsets],
                  "; applied" if cfg.harmonise else "; not applied (pass --harmonise)")
     applied = fit if (cfg.harmonise and fit is not None) else Harmonisation.identity(len(pair.lr_bands))
-    rep = PairReport(
-        lr=pair.lr.path, hr=pair.hr.path,
-        shift_lr_px={"dx": est.dx, "dy": est.dy, "per_window": est.per_window, "spread": est.spread,
-                     "applied": cfg.coregister, "convention": "offset of LR content relative to HR, LR px, x east, y south"},
-        harmonisation={**(asdict(fit) if fit else {"gains": None, "offsets": None, "pixels": 0}),
-                       "applied": bool(cfg.harmonise and fit is not None), "model": "LR = gain * HR + offset"},
-        overlap_window={k: int(getattr(pair.window, k)) for k in ("col_off", "row_off", "width", "height")},
+    shift = ShiftReport(dx=est.dx, dy=est.dy, per_window=est.per_window, spread=est.spread, applied=cfg.coregister)
+    harm = HarmonisationReport(applied=bool(cfg.harmonise and fit is not None),
+                               **(asdict(fit) if fit else {}))
+    return ((est.dx, est.dy) if cfg.coregister else (0.0, 0.0)), applied, _record(pair, shift, harm)
+
+
+def _record(pair: Pair, shift: ShiftReport, harm: HarmonisationReport) -> PairRecord:
+    crs, w = pair.crs, pair.window
+    return PairRecord(
+        lr=pair.lr.path, hr=pair.hr.path, lr_bands=pair.lr_bands, hr_bands=pair.hr_bands,
+        crs_wkt=crs.to_wkt() if crs else None, epsg=crs.to_epsg() if crs else None,
+        lr_res=pair.lr_res, hr_res=pair.hr_res, hr_resampling=pair.resampling.name,
+        lr_transform=list(pair.lr.grid.transform)[:6], lr_size=(pair.lr.width, pair.lr.height),
+        shift_lr_px=shift, harmonisation=harm,
+        overlap_window=WindowRecord(col_off=int(w.col_off), row_off=int(w.row_off), width=int(w.width),
+                                    height=int(w.height)),
         warnings=pair.warnings,
     )
-    return ((est.dx, est.dy) if cfg.coregister else (0.0, 0.0)), applied, rep
 
 
 def _estimate(pair: Pair, cfg: PrepareConfig, sensor: SensorModel) -> tuple[ShiftEstimate, Harmonisation | None]:
@@ -204,35 +221,25 @@ def _patch_bounds(pair: Pair, row: int, col: int, p: int) -> tuple[float, float,
     return Grid(pair.lr.grid.transform @ Affine.translation(col, row), p, p).bounds
 
 
-def _prepare_json(
-    cfg: PrepareConfig, pairs: list[Pair], reports: list[PairReport], sensor: SensorModel,
+def _manifest(
+    cfg: PrepareConfig, pairs: list[Pair], records: list[PairRecord], sensor: SensorModel,
     counts: dict[str, int], rejects: dict[str, int], footprint_note: str,
-) -> dict[str, Any]:
+) -> Manifest:
     first = pairs[0]
-    fine = first.fine
-    return {
-        "format": "s2sr-prepare", "format_version": 1, "version": __version__,
-        "inputs": [{"lr": p.lr.path, "hr": p.hr.path, "lr_bands": p.lr_bands, "hr_bands": p.hr_bands,
-                    "crs_wkt": p.crs.to_wkt() if p.crs else None, "epsg": p.crs.to_epsg() if p.crs else None,
-                    "lr_res": p.lr_res, "hr_res": p.hr.res[0], "hr_resampling": p.resampling.name,
-                    "lr_transform": list(p.lr.grid.transform)[:6], "lr_size": [p.lr.width, p.lr.height]}
-                   for p in pairs],
-        "scale": cfg.scale, "patch_size": cfg.patch_size, "hr_patch_size": cfg.patch_size * cfg.scale,
-        "bands": first.band_names, "lr_res": first.lr_res, "dtype": first.lr.dtype,
-        "crs": first.crs.to_string() if first.crs else None,
-        "crs_wkt": first.crs.to_wkt() if first.crs else None,
-        "epsg": first.crs.to_epsg() if first.crs else None,
-        "fine_grid": {"transform": list(fine.transform)[:6], "width": fine.width, "height": fine.height,
-                      "res": fine.res[0]},
-        "sensor": sensor.to_dict(),
-        "pairs": [asdict(r) for r in reports],
-        "counts": counts, "rejects": rejects,
-        "split": {"block_lr_px": cfg.block, "gap_lr_px": cfg.gap, "val_fraction": cfg.val_fraction,
-                  "test_fraction": cfg.test_fraction, "sampling": cfg.sampling},
-        "footprint": footprint_note,
-        "seed": cfg.seed,
-        "config": json.loads(cfg.model_dump_json()),
-    }
+    fine, crs = first.fine, first.crs
+    return Manifest(
+        scale=cfg.scale, patch_size=cfg.patch_size, hr_patch_size=cfg.patch_size * cfg.scale,
+        bands=first.band_names, lr_res=first.lr_res, dtype=first.lr.dtype,
+        crs=crs.to_string() if crs else None, crs_wkt=crs.to_wkt() if crs else None,
+        epsg=crs.to_epsg() if crs else None,
+        fine_grid=FineGridRecord(transform=list(fine.transform)[:6], width=fine.width, height=fine.height,
+                                 res=fine.res[0]),
+        sensor=SensorRecord(scale=sensor.scale, mtf_nyquist=sensor.mtf_nyquist),
+        pairs=records, counts=counts, rejects=rejects,
+        split=SplitSettings(block_lr_px=cfg.block, gap_lr_px=cfg.gap, val_fraction=cfg.val_fraction,
+                            test_fraction=cfg.test_fraction, sampling=cfg.sampling),
+        footprint=footprint_note, seed=cfg.seed, config=json.loads(cfg.model_dump_json()),
+    )
 
 
 def _log_summary(counts: dict[str, int], rejects: dict[str, int], out: Path) -> None:

@@ -2,8 +2,8 @@
 
 The LR window (with a margin of real pixels, clipped at the image edge) is warped
 onto the fine-grid window with ``Resampling.<name>``; the source and destination
-share one CRS, so this is pure resampling. A grid without CRS gets a placeholder
-local CRS on both sides (no reprojection happens either way).
+share one CRS, so this is pure resampling. A grid without CRS gets the stand-in
+:data:`s2sr.io.warp.LOCAL_CRS` on both sides (no reprojection happens either way).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.warp import reproject
 
+from s2sr.io.warp import LOCAL_CRS
+
 BASELINES: dict[str, Resampling] = {
     "nearest": Resampling.nearest,
     "bilinear": Resampling.bilinear,
@@ -22,9 +24,6 @@ BASELINES: dict[str, Resampling] = {
 }
 # LR pixels of context each kernel needs beyond the output window (lanczos: radius 3)
 BASELINE_MARGIN = 4
-_LOCAL_CRS = CRS.from_wkt(
-    'LOCAL_CS["s2sr pixel grid",UNIT["metre",1],AXIS["Easting",EAST],AXIS["Northing",NORTH]]'
-)
 
 
 def resample(
@@ -40,7 +39,7 @@ def resample(
         raise ValueError(f"unknown baseline {method!r}; choose one of {sorted(BASELINES)}")
     src = np.ascontiguousarray(lr, dtype=np.float32)
     out = np.zeros((src.shape[0], *dst_shape), np.float32)
-    c = crs if crs is not None else _LOCAL_CRS
+    c = crs if crs is not None else LOCAL_CRS
     reproject(
         src, out, src_transform=lr_transform, src_crs=c, dst_transform=dst_transform, dst_crs=c,
         resampling=BASELINES[method], src_nodata=None, dst_nodata=None, num_threads=1,

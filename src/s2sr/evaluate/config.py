@@ -16,7 +16,8 @@ class EvalConfig(BaseModel):
     Pair mode: ``lr`` + ``hr`` (HR is brought onto the LR's fine grid). Wald mode:
     ``wald`` (a real image degraded by the model's sensor model and used as reference).
     ``bands``/``hr_bands`` are 1-based band numbers of the inputs in the model's band
-    order (default: all bands). ``tile`` is the scoring window on the fine grid.
+    order (default: all bands). ``tile`` is the scoring window in LR (input) pixels, like
+    ``apply``'s ``--tile``; it covers ``tile * scale`` fine pixels.
     ``max_pixels`` caps the scored pixels by drawing whole tiles at random (``seed``).
     ``data_range`` is the PSNR/SSIM peak in input units (default: estimated per band).
     ``change_tol`` and ``edge_tol`` are fractions of the data range (see docs/evaluate.md).
@@ -34,7 +35,7 @@ class EvalConfig(BaseModel):
     split_from: Path | None = None
     bands: list[int] | None = None
     hr_bands: list[int] | None = None
-    tile: int = Field(128, ge=16, le=4096)
+    tile: int = Field(32, ge=4, le=1024)  # LR pixels
     max_pixels: int | None = Field(None, ge=1)
     seed: int = 0
     n_strata: int = Field(3, ge=1, le=10)
@@ -62,7 +63,7 @@ class EvalConfig(BaseModel):
         return "wald" if self.wald is not None else "pair"
 
 
-def make_config(**kwargs: Any) -> EvalConfig:
+def make_eval_config(**kwargs: Any) -> EvalConfig:
     """Build an :class:`EvalConfig`, turning validation errors into one-line ConfigErrors."""
     try:
         return EvalConfig(**kwargs)

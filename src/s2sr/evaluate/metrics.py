@@ -3,7 +3,7 @@
 Every metric is computed from per-tile sums (:class:`Stats`) that add up exactly
 across tiles, so a scene is scored window by window with bounded memory and the
 result equals a whole-image computation (SSIM and high-pass filters see a tile
-margin; see docs/evaluate.md). :func:`summarize` turns sums into metric values.
+margin; see docs/evaluate.md). :func:`summarise` turns sums into metric values.
 The one-shot functions :func:`psnr`, :func:`ssim`, :func:`sam` and :func:`ergas`
 run the same code on whole arrays.
 
@@ -205,7 +205,7 @@ def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.divide(a, b, out=np.full(np.broadcast(a, b).shape, np.nan), where=b != 0)
 
 
-def summarize(st: Stats, data_range: np.ndarray, scale: int) -> dict[str, Any]:
+def summarise(st: Stats, data_range: np.ndarray, scale: int) -> dict[str, Any]:
     """Metric values from statistics: ``{"overall": {...}, "per_band": {metric: [per band]}}``.
 
     PSNR uses the per-band peak ``data_range``; overall PSNR uses the mean MSE over
@@ -260,7 +260,7 @@ def _whole(pred: np.ndarray, ref: np.ndarray, data_range: float | np.ndarray | N
         raise ValueError(f"shapes differ: {p.shape} vs {r.shape}")
     L = np.broadcast_to(np.asarray(1.0 if data_range is None else data_range, np.float64), (p.shape[0],))
     st = tile_stats(p, r, np.ones(p.shape[1:], bool), L)
-    return summarize(st, L, scale)
+    return summarise(st, L, scale)
 
 
 def psnr(pred: np.ndarray, ref: np.ndarray, data_range: float) -> float:

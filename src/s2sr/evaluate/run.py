@@ -17,17 +17,16 @@ from typing import Any
 
 import numpy as np
 
-from s2sr import __version__
+from s2sr._version import __version__
+from s2sr.data.dataset import Alignment, SplitAreas, open_dataset
 from s2sr.errors import InputError
-from s2sr.evaluate.alignment import Alignment, load_alignment
 from s2sr.evaluate.config import EvalConfig
-from s2sr.evaluate.metrics import DIRECTION, summarize
+from s2sr.evaluate.metrics import DIRECTION, summarise
 from s2sr.evaluate.scene import Scene
 from s2sr.evaluate.score import MODEL, TileRecord, plan_tiles, score_scene, tile_arrays, total
-from s2sr.evaluate.split import SplitAreas, load_split
 from s2sr.evaluate.stratify import assign_strata, strata_edges, stratum_names
 from s2sr.io.atomic import atomic_dir
-from s2sr.io.raster import parse_bands, read_info
+from s2sr.io.raster import parse_bands, read_info, read_pixels, valid_mask
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +52,17 @@ class EvalResult:
 def evaluate(cfg: EvalConfig) -> EvalResult:
     """Run one evaluation described by ``cfg`` and write ``metrics.json`` and ``report.html``."""
     from s2sr.bundle import load_model
+    from s2sr.data.wald import degrade_image
     from s2sr.evaluate.report import write_report
     from s2sr.evaluate.sr import super_resolve
-    from s2sr.evaluate.wald import degrade_image
 
     bundle = load_model(cfg.model)
     areas, align = None, Alignment()
     if cfg.split_from is not None and cfg.lr is not None:
-        areas = load_split(cfg.split_from, cfg.lr, read_info(cfg.lr).crs)
+        dataset = open_dataset(cfg.split_from)
+        areas = dataset.split_areas(cfg.lr, read_info(cfg.lr).crs)
         if cfg.align_reference:
-            align = load_alignment(cfg.split_from, cfg.lr)
+            align = dataset.alignment(cfg.lr)
     inputs = (cfg.model, cfg.lr, cfg.hr, cfg.wald, cfg.split_from)
     with atomic_dir(cfg.out, overwrite=cfg.overwrite, inputs=inputs) as tmp:
         if cfg.wald is not None:
@@ -125,10 +125,9 @@ def _data_range(scene: Scene, cfg: EvalConfig) -> np.ndarray:
         return np.full(n, cfg.data_range, np.float64)
     h, w = scene.fine.height, scene.fine.width
     f = max(1, math.ceil(math.sqrt(h * w / 1_000_000)))
-    ref = scene.hr.read(scene.hr_bands, out_shape=(n, max(1, h // f), max(1, w // f))).astype(np.float64)
-    ok = np.all(np.isfinite(ref), axis=0)
-    if scene.hr.nodata is not None:
-        ok &= np.all(ref != scene.hr.nodata, axis=0)
+    ds = scene.hr.ds
+    ref = read_pixels(ds, scene.hr_bands, out_shape=(n, max(1, h // f), max(1, w // f))).astype(np.float64)
+    ok = valid_mask(ref, ds.nodata)
     if not ok.any():
         raise InputError(f"{scene.hr_path}: no valid reference pixel on the LR's fine grid; check that LR and HR overlap")
     lo, hi = np.percentile(ref[:, ok], [0.1, 99.9], axis=1)
@@ -165,7 +164,7 @@ def winners(methods: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
 
 
 def _summ(records: list[TileRecord], L: np.ndarray, scale: int) -> dict[str, Any]:
-    return {m: summarize(total(records, m), L, scale) for m in records[0].stats}
+    return {m: summarise(total(records, m), L, scale) for m in records[0].stats}
 
 
 def _document(cfg: EvalConfig, bundle, L: np.ndarray, records: list[TileRecord]) -> dict[str, Any]:

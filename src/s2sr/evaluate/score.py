@@ -10,11 +10,13 @@ from affine import Affine
 from rasterio.windows import Window
 from tqdm import tqdm
 
+from s2sr.data.dataset import SplitAreas
 from s2sr.evaluate.baselines import BASELINE_MARGIN, BASELINES, resample
 from s2sr.evaluate.metrics import Stats, tile_stats
 from s2sr.evaluate.scene import Scene
-from s2sr.evaluate.split import SplitAreas, split_mask
+from s2sr.evaluate.split import split_mask
 from s2sr.evaluate.stratify import edge_density
+from s2sr.grid import clip_window
 from s2sr.sensor import SensorModel, area_downsample
 
 MODEL = "model"
@@ -53,10 +55,9 @@ def tile_margin(sensor: SensorModel) -> int:
     return s * math.ceil(max(8, sensor.radius_hr) / s)
 
 
-def plan_tiles(scene: Scene, tile: int, areas: SplitAreas | None) -> list[Window]:
-    """Core windows covering the fine grid (aligned to the scale), test-split tiles only."""
-    s = scene.scale
-    tile = max(s, tile // s * s)
+def plan_tiles(scene: Scene, lr_tile: int, areas: SplitAreas | None) -> list[Window]:
+    """Core windows of ``lr_tile`` LR pixels covering the fine grid, test-split tiles only."""
+    tile = lr_tile * scene.scale
     W, H = scene.fine.width, scene.fine.height
     out = []
     for r in range(0, H, tile):
@@ -72,13 +73,11 @@ def _wt(scene: Scene, w: Window) -> Affine:
 
 
 def _outer(scene: Scene, core: Window, m: int) -> Window:
-    c0, r0 = max(0, core.col_off - m), max(0, core.row_off - m)
-    c1 = min(scene.fine.width, core.col_off + core.width + m)
-    r1 = min(scene.fine.height, core.row_off + core.height + m)
-    return Window(c0, r0, c1 - c0, r1 - r0)
+    grown = Window(core.col_off - m, core.row_off - m, core.width + 2 * m, core.height + 2 * m)
+    return clip_window(grown, scene.fine.width, scene.fine.height)
 
 
-def read_tile(scene: Scene, outer: Window) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+def read_scene_tile(scene: Scene, outer: Window) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """(lr, lr_valid, ref, valid, {method: pred}) for ``outer``; valid = ref, SR and LR all valid."""
     s = scene.scale
     ref, ref_ok = scene.read_ref(outer)
@@ -99,7 +98,7 @@ def score_tile(scene: Scene, core: Window, sensor: SensorModel, L: np.ndarray, t
                edge_tol: float, areas: SplitAreas | None, m: int) -> TileRecord | None:
     """Statistics of every method on one tile, or None when nothing there can be scored."""
     outer = _outer(scene, core, m)
-    lr, lr_ok, ref, ok, preds = read_tile(scene, outer)
+    lr, lr_ok, ref, ok, preds = read_scene_tile(scene, outer)
     mask: np.ndarray = np.zeros(ok.shape, bool)
     r0, c0 = int(core.row_off - outer.row_off), int(core.col_off - outer.col_off)
     mask[r0: r0 + int(core.height), c0: c0 + int(core.width)] = True
@@ -130,7 +129,7 @@ def score_scene(scene: Scene, tiles: list[Window], sensor: SensorModel, L: np.nd
 
 def tile_arrays(scene: Scene, core: Window, areas: SplitAreas | None = None) -> TileArrays:
     """LR, reference and predictions of a tile core (no margin), for display; reference NaN where not scored."""
-    lr, _, ref, ok, preds = read_tile(scene, core)
+    lr, _, ref, ok, preds = read_scene_tile(scene, core)
     if areas is not None:
         ok = ok & split_mask(areas, _wt(scene, core), (ok.shape[0], ok.shape[1]))
     return TileArrays(lr=lr, ref=np.where(ok, ref, np.nan), preds=preds)

@@ -14,8 +14,8 @@ def super_resolve(bundle: ModelBundle, lr_path: Path, out_path: Path, bands: lis
     This is :func:`s2sr.infer.apply.apply_model`, the code behind ``s2sr apply``, so the
     scored pixels are the pixels users get (tiling, blending and edge handling included).
     """
-    from s2sr.infer.apply import ApplyOptions, apply_model
+    from s2sr.infer.apply import ApplyConfig, apply_model
 
-    opts = ApplyOptions(bands=list(bands), out_dtype="float32", progress=progress,
+    opts = ApplyConfig(bands=list(bands), out_dtype="float32", progress=progress,
                         check_resolution=check_resolution)
     return Path(apply_model(bundle, lr_path, out_path, opts).path)

@@ -9,23 +9,39 @@ under a temporary name and renamed. See docs/apply.md.
 from __future__ import annotations
 
 import logging
-import math
 import os
-import re
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from rasterio.windows import transform as window_transform
+from tqdm import tqdm
+
+from s2sr._version import __version__
 from s2sr.errors import ConfigError, InputError, OutputError
-from s2sr.infer.model import LoadedModel
+from s2sr.grid import Grid, fine_grid, pixel_region
+from s2sr.infer.inputs import check_input
+from s2sr.infer.journal import Journal
+from s2sr.infer.model import LoadedModel, load_for_apply
+from s2sr.infer.scratch import TiledScratch
+from s2sr.infer.sink import PieceSink
+from s2sr.infer.tilework import Predictor, TileJob, TileResult
+from s2sr.infer.tiling import Tile, TilePlan, make_plan
+from s2sr.io.atomic import check_writable_dir
+from s2sr.io.cog import write_cog
+from s2sr.io.raster import RasterInfo
+from s2sr.io.values import OutputSpec
+
+if TYPE_CHECKING:  # pragma: no cover
+    from s2sr.bundle import ModelBundle
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class ApplyOptions:
+class ApplyConfig:
     """Options of :func:`apply_model` (the ``s2sr apply`` flags)."""
 
     bands: str | list[int] | None = None  # 1-based input bands, in the model's band order
@@ -37,8 +53,8 @@ class ApplyOptions:
     backend: str = "torch"  # torch | onnx
     resume: bool = False
     dask: str | None = None  # scheduler address or "local:N"
-    window: tuple[int, int, int, int] | None = None  # col_off, row_off, width, height (LR pixels)
-    bbox: tuple[float, float, float, float] | None = None  # left, bottom, right, top (CRS units)
+    window: tuple[int, ...] | None = None  # col_off, row_off, width, height (LR pixels)
+    bbox: tuple[float, ...] | None = None  # left, bottom, right, top (CRS units)
     out_dtype: str = "same"  # same | float32
     compress: str = "DEFLATE"  # DEFLATE | ZSTD
     edge: str = "reflect"  # padding at scene edges: reflect | replicate
@@ -81,22 +97,21 @@ class ApplyResult:
     stream_seconds: float = 0.0  # tile streaming stage (read, model, blend, write)
     cog_seconds: float = 0.0  # final COG conversion (compression, overviews)
 
-    @property
-    def tiles_per_s(self) -> float:
-        return self.tiles_computed / self.seconds if self.seconds > 0 else 0.0
+
+@dataclass
+class _Counts:
+    skipped: int = 0
+    model_s: float = 0.0
 
 
 def apply_model(
-    model: str | os.PathLike[str] | Any,
+    model: str | os.PathLike[str] | ModelBundle,
     src: str | os.PathLike[str],
     dst: str | os.PathLike[str],
-    opts: ApplyOptions | None = None,
+    opts: ApplyConfig | None = None,
 ) -> ApplyResult:
     """Super-resolve ``src`` with ``model`` (bundle, ``.pt`` or ``.onnx`` path) into the COG ``dst``."""
-    from s2sr.infer.model import load_for_apply
-    from s2sr.io.atomic import check_writable_dir
-
-    opts = opts or ApplyOptions()
+    opts = opts or ApplyConfig()
     src, dst = Path(src), Path(dst)
     check_writable_dir(dst)
     if dst.is_dir():
@@ -110,32 +125,30 @@ def apply_model(
     lm = load_for_apply(model, opts.backend, opts.device)
     with tempfile.TemporaryDirectory(prefix="s2sr-onnx-") as tmpdir:
         if opts.backend == "onnx" and lm.onnx_path is None:
-            from s2sr.infer.export import export_onnx
+            from s2sr.infer.export import export_onnx  # onnx: only for this backend
 
             lm.onnx_path = export_onnx(lm.bundle, Path(tmpdir) / f"{lm.name}.onnx")
         return _run(lm, src, dst, opts)
 
 
-def _run(lm: LoadedModel, src: Path, dst: Path, opts: ApplyOptions) -> ApplyResult:
-    from s2sr.infer.journal import Journal
-    from s2sr.infer.scratch import TiledScratch
-    from s2sr.infer.sink import PieceSink
-    from s2sr.infer.tiling import make_plan
-    from s2sr.io.cog import write_cog
-
-    t0 = time.perf_counter()
-    info, bands = _check_input(src, lm, opts)
-    region = _region(info, opts)
+def _plan(lm: LoadedModel, src: Path, info: RasterInfo, opts: ApplyConfig) -> TilePlan:
+    region = pixel_region(info.grid, opts.window, opts.bbox, info.path)
     margin = lm.receptive_field if opts.margin is None else opts.margin
     if margin < lm.receptive_field:
         log.warning("--margin %d is below the receptive field of %s (%d LR pixels): tiles are no longer exact "
                     "near their edges; the --overlap blending (%d) smooths the differences", margin, lm.name,
                     lm.receptive_field, opts.overlap)
     try:
-        plan = make_plan(info.width, info.height, lm.scale, opts.tile, opts.overlap, margin, region)
+        return make_plan(info.width, info.height, lm.scale, opts.tile, opts.overlap, margin, region)
     except ConfigError as e:  # the pure tile plan cannot name the file: add it
         raise ConfigError(f"{src}: {e}") from None
-    spec = _output_spec(info, opts)
+
+
+def _run(lm: LoadedModel, src: Path, dst: Path, opts: ApplyConfig) -> ApplyResult:
+    t0 = time.perf_counter()
+    info, bands = check_input(src, lm, opts.bands, opts.check_resolution)
+    plan = _plan(lm, src, info, opts)
+    spec = OutputSpec("float32" if opts.out_dtype == "float32" else info.dtype, info.nodata)
     part_path, jpath = (dst.with_name(f".{dst.name}.partial{ext}") for ext in (".tif", ".jsonl"))
     journal = Journal(jpath, _run_header(lm, src, plan, bands, spec, opts), dst)
     resumed = opts.resume and part_path.exists() and journal.load()
@@ -150,11 +163,12 @@ def _run(lm: LoadedModel, src: Path, dst: Path, opts: ApplyOptions) -> ApplyResu
     pieces_resumed = len(journal.done)
     todo = plan.tiles_for(frozenset(range(len(plan.pieces))) - journal.done)
     sink = PieceSink(plan, scratch, journal, spec)
-    stats: dict[str, Any] = {"skipped": 0, "model_s": 0.0}
+    counts = _Counts()
+    job = TileJob(src, plan, bands, info.nodata, opts.edge, max(1, lm.receptive_field), lm.norm_mean)
     t1 = time.perf_counter()
     try:
         try:
-            _compute(lm, src, plan, todo, bands, info.nodata, sink, opts, stats)
+            _compute(lm, job, todo, sink, opts, counts)
         finally:
             scratch.close()
             journal.close()
@@ -169,129 +183,45 @@ def _run(lm: LoadedModel, src: Path, dst: Path, opts: ApplyOptions) -> ApplyResu
         p.unlink(missing_ok=True)
     secs = time.perf_counter() - t0
     log.info("wrote %s (%dx%d, %d tiles in %.1f s)", dst, out_w, out_h, len(todo), secs)
-    return ApplyResult(dst, out_w, out_h, len(plan.tiles), len(todo), stats["skipped"], pieces_resumed,
-                       secs, stats["model_s"], opts.backend, opts.precision, t2 - t1, t3 - t2)
+    return ApplyResult(dst, out_w, out_h, len(plan.tiles), len(todo), counts.skipped, pieces_resumed,
+                       secs, counts.model_s, opts.backend, opts.precision, t2 - t1, t3 - t2)
 
 
-def _compute(lm: LoadedModel, src: Path, plan: Any, todo: list[Any], bands: list[int], nodata: float | None,
-             sink: Any, opts: ApplyOptions, stats: dict[str, Any]) -> None:
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(todo), unit="tile", desc=f"s2sr apply {src.name}", disable=not opts.progress,
+def _compute(lm: LoadedModel, job: TileJob, todo: list[Tile], sink: PieceSink, opts: ApplyConfig,
+             counts: _Counts) -> None:
+    bar = tqdm(total=len(todo), unit="tile", desc=f"s2sr apply {job.src.name}", disable=not opts.progress,
                dynamic_ncols=True)
 
-    def on_tile(res: Any) -> None:
-        stats["skipped"] += res.data is None
+    def on_tile(res: TileResult) -> None:
+        counts.skipped += res.data is None
         bar.update(1)
 
     try:
         if opts.dask:
-            from s2sr.infer.dask_runner import run_dask
+            from s2sr.infer.dask_runner import run_dask  # distributed: only for --dask
 
-            run_dask(opts.dask, src, plan, todo, bands, lm.as_dict(), lm.fingerprint, opts.precision,
-                     nodata, opts.edge, sink, on_tile)
+            run_dask(opts.dask, job, todo, lm.as_dict(), lm.fingerprint, opts.precision, sink, on_tile)
         else:
             from s2sr.infer.local import run_local
 
-            predictor = _timed(lm.predictor(opts.precision, opts.threads), stats)
-            run_local(src, plan, todo, bands, predictor, nodata, opts.edge, sink, on_tile, opts.queue_depth)
+            run_local(job, todo, _timed(lm.predictor(opts.precision, opts.threads), counts), sink, on_tile,
+                      opts.queue_depth)
     finally:
         bar.close()
 
 
-def _timed(predictor: Any, stats: dict[str, Any]) -> Any:
+def _timed(predictor: Predictor, counts: _Counts) -> Predictor:
     def run(x: Any) -> Any:
         t = time.perf_counter()
         y = predictor(x)
-        stats["model_s"] += time.perf_counter() - t
+        counts.model_s += time.perf_counter() - t
         return y
 
     return run
 
 
-def _check_input(src: Path, lm: LoadedModel, opts: ApplyOptions) -> tuple[Any, list[int]]:
-    from s2sr.io.raster import check_readable_pixels, open_raster, parse_bands, read_info
-
-    info = read_info(src)
-    with open_raster(src) as ds:
-        check_readable_pixels(ds)
-    nb = len(lm.bands)
-    if opts.bands is None and info.count != nb:
-        raise InputError(
-            f"{src}: has {info.count} band(s) but model {lm.name} expects {nb} ({', '.join(lm.bands)}); "
-            f"pass --bands with {nb} band numbers in that order, e.g. --bands {','.join(str(i + 1) for i in range(nb))}"
-        )
-    bands = parse_bands(opts.bands, info.count, str(src), "--bands")
-    if len(bands) != nb:
-        raise InputError(f"{src}: --bands {bands} selects {len(bands)} band(s) but model {lm.name} expects "
-                         f"{nb} ({', '.join(lm.bands)}); pass --bands with {nb} band numbers")
-    _check_band_names(src, info.descriptions, bands, lm.bands)
-    if info.crs is None:
-        log.info("%s: no CRS; the output keeps its pixel grid (1 input pixel = %d x %d output pixels)", src,
-                 lm.scale, lm.scale)
-    if lm.input_dtype and info.dtype != lm.input_dtype:
-        log.warning("%s: data type %s differs from the model's training data (%s); check that its values are in "
-                    "the training units (e.g. reflectance x 10000), else the results are meaningless", src,
-                    info.dtype, lm.input_dtype)
-    if opts.check_resolution and lm.input_res and info.crs is not None:
-        res = max(info.res)
-        if abs(res / lm.input_res - 1.0) > 0.25:
-            log.warning("%s: pixel size %.3g differs from the model's training resolution %.3g; results may be poor "
-                        "(resample the input to %.3g first)", src, res, lm.input_res, lm.input_res)
-    return info, bands
-
-
-def _s2_name(desc: str | None) -> str | None:
-    """'B02' -> 'B2', 'B8A' -> 'B8A'; None for anything that is not a Sentinel-2 band name."""
-    m = re.fullmatch(r"B0*(\d+A?)", (desc or "").strip().upper())
-    return f"B{m.group(1)}" if m else None
-
-
-def _check_band_names(src: Path, descriptions: tuple[str | None, ...], bands: list[int], model_bands: list[str]) -> None:
-    """Warn when the selected bands are named (e.g. B04,B03,B02,B08) and the names differ from the model's."""
-    have = [_s2_name(descriptions[b - 1]) for b in bands]
-    want = [_s2_name(b) for b in model_bands]
-    if None in have or None in want or have == want:
-        return
-    hint = ""
-    names = [_s2_name(d) for d in descriptions]
-    if all(w in names for w in want):
-        hint = f"; pass --bands {','.join(str(names.index(w) + 1) for w in want)}"
-    log.warning("%s: bands %s are named %s but the model expects %s%s", src, ",".join(map(str, bands)),
-                ",".join(str(descriptions[b - 1]) for b in bands), ",".join(model_bands), hint)
-
-
-def _region(info: Any, opts: ApplyOptions) -> Any:
-    from rasterio.windows import Window
-
-    if opts.window is not None:
-        return Window(*[int(v) for v in opts.window])
-    if opts.bbox is not None:
-        left, bottom, right, top = opts.bbox
-        if right <= left or top <= bottom:
-            raise ConfigError(f"--bbox {opts.bbox}: expected left,bottom,right,top with right>left and top>bottom")
-        # pixel coordinates of the box corners: also right for south-up grids (a pixel grid without CRS has
-        # rows going down with y), where rasterio's from_bounds refuses the box
-        inv = ~info.grid.transform
-        cols, rows = zip(*(inv * (x, y) for x in (left, right) for y in (bottom, top)), strict=True)
-        eps = 1e-6  # snap outward to whole pixels, tolerating float noise on exact pixel edges
-        c0, r0 = max(0, math.floor(min(cols) + eps)), max(0, math.floor(min(rows) + eps))
-        c1 = min(info.width, math.ceil(max(cols) - eps))
-        r1 = min(info.height, math.ceil(max(rows) - eps))
-        if c1 <= c0 or r1 <= r0:
-            raise ConfigError(f"--bbox {opts.bbox}: does not overlap {info.path} (bounds {info.bounds}); fix --bbox")
-        return Window(c0, r0, c1 - c0, r1 - r0)
-    return None
-
-
-def _output_spec(info: Any, opts: ApplyOptions) -> Any:
-    from s2sr.infer.sink import OutputSpec
-
-    dtype = "float32" if opts.out_dtype == "float32" else info.dtype
-    return OutputSpec(dtype, info.nodata)
-
-
-def _run_header(lm: LoadedModel, src: Path, plan: Any, bands: list[int], spec: Any, opts: ApplyOptions) -> dict:
+def _run_header(lm: LoadedModel, src: Path, plan: TilePlan, bands: list[int], spec: OutputSpec,
+                opts: ApplyConfig) -> dict[str, Any]:
     st = src.stat()
     r = plan.region
     return {
@@ -302,13 +232,8 @@ def _run_header(lm: LoadedModel, src: Path, plan: Any, bands: list[int], spec: A
     }
 
 
-def _out_meta(lm: LoadedModel, src: Path, info: Any, plan: Any, opts: ApplyOptions) -> dict[str, Any]:
+def _out_meta(lm: LoadedModel, src: Path, info: RasterInfo, plan: TilePlan, opts: ApplyConfig) -> dict[str, Any]:
     """Georeferencing and metadata of the output (the fine grid of the region)."""
-    from rasterio.windows import transform as window_transform
-
-    from s2sr import __version__
-    from s2sr.grid import Grid, fine_grid
-
     r = plan.region
     lr = Grid(window_transform(r, info.grid.transform), int(r.width), int(r.height))
     tags = {

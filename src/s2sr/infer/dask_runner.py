@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from s2sr.errors import ConfigError
 from s2sr.infer.sink import PieceSink
-from s2sr.infer.tilework import TileResult, predict_tile, read_tile
-from s2sr.infer.tiling import Tile, TilePlan
+from s2sr.infer.tilework import TileJob, TileResult, predict_tile, read_tile
+from s2sr.infer.tiling import Tile
+from s2sr.io.raster import open_raster
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +35,12 @@ def _worker_predictor(model: dict[str, Any], key: str, precision: str) -> Any:
     return _CACHE[key]
 
 
-def dask_tile(model: dict[str, Any], key: str, src: str, plan: TilePlan, t: Tile, bands: list[int],
-              nodata: float | None, edge: str, precision: str) -> TileResult:
+def dask_tile(model: dict[str, Any], key: str, precision: str, job: TileJob, t: Tile) -> TileResult:
     """Worker task: read and predict one tile."""
-    from s2sr.io.raster import open_raster
-
     predictor = _worker_predictor(model, key, precision)
-    with open_raster(src) as ds:
-        tin = read_tile(ds, plan, t, bands)
-    return predict_tile(predictor, plan, tin, nodata, edge)
+    with open_raster(job.src) as ds:
+        tin = read_tile(ds, job, t)
+    return predict_tile(predictor, job, tin)
 
 
 def connect(address: str) -> tuple[Any, Any]:
@@ -66,20 +63,8 @@ def connect(address: str) -> tuple[Any, Any]:
         raise ConfigError(f"--dask {address!r}: cannot reach the scheduler ({e}); check the address") from None
 
 
-def run_dask(
-    address: str,
-    src: Path,
-    plan: TilePlan,
-    tiles: list[Tile],
-    bands: list[int],
-    model: dict[str, Any],
-    model_key: str,
-    precision: str,
-    nodata: float | None,
-    edge: str,
-    sink: PieceSink,
-    on_tile: Callable[[TileResult], None],
-) -> None:
+def run_dask(address: str, job: TileJob, tiles: list[Tile], model: dict[str, Any], model_key: str,
+             precision: str, sink: PieceSink, on_tile: Callable[[TileResult], None]) -> None:
     """Compute ``tiles`` on the cluster; the client feeds results to ``sink`` as they complete."""
     from distributed import as_completed
 
@@ -91,8 +76,7 @@ def run_dask(
         window = 2 * nworkers + 2
 
         def submit(t: Tile) -> Any:
-            return client.submit(dask_tile, model_f, model_key, str(src), plan, t, bands, nodata, edge,
-                                 precision, pure=False)
+            return client.submit(dask_tile, model_f, model_key, precision, job, t, pure=False)
 
         ac = as_completed([submit(t) for t in todo[:window]])
         todo = todo[window:]

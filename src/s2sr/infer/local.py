@@ -10,12 +10,12 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 from s2sr.infer.sink import PieceSink
-from s2sr.infer.tilework import Predictor, TileInput, TileResult, predict_tile, read_tile
-from s2sr.infer.tiling import Tile, TilePlan
+from s2sr.infer.tilework import Predictor, TileInput, TileJob, TileResult, predict_tile, read_tile
+from s2sr.infer.tiling import Tile
+from s2sr.io.raster import open_raster
 
 _DONE = object()
 
@@ -50,14 +50,11 @@ class _Stage:
         return _DONE
 
 
-def _reader(stage: _Stage, src: Path, plan: TilePlan, tiles: list[Tile], bands: list[int],
-            out: queue.Queue[Any]) -> None:
-    from s2sr.io.raster import open_raster
-
+def _reader(stage: _Stage, job: TileJob, tiles: list[Tile], out: queue.Queue[Any]) -> None:
     try:
-        with open_raster(src) as ds:
+        with open_raster(job.src) as ds:
             for t in tiles:
-                if not stage.put(out, read_tile(ds, plan, t, bands)):
+                if not stage.put(out, read_tile(ds, job, t)):
                     return
         stage.put(out, _DONE)
     except BaseException as e:  # noqa: BLE001 - handed to the calling thread and re-raised there
@@ -86,31 +83,21 @@ def _inputs(stage: _Stage, q: queue.Queue[Any]) -> Iterator[TileInput]:
         yield item
 
 
-def run_local(
-    src: Path,
-    plan: TilePlan,
-    tiles: list[Tile],
-    bands: list[int],
-    predictor: Predictor,
-    nodata: float | None,
-    edge: str,
-    sink: PieceSink,
-    on_tile: Callable[[TileResult], None],
-    depth: int = 4,
-) -> None:
+def run_local(job: TileJob, tiles: list[Tile], predictor: Predictor, sink: PieceSink,
+              on_tile: Callable[[TileResult], None], depth: int = 4) -> None:
     """Compute ``tiles`` and hand them to ``sink``; returns when all pieces are written and synced."""
     stage = _Stage()
     q_in: queue.Queue[Any] = queue.Queue(maxsize=depth)
     q_out: queue.Queue[Any] = queue.Queue(maxsize=depth)
     threads = [
-        threading.Thread(target=_reader, args=(stage, src, plan, tiles, bands, q_in), name="s2sr-read", daemon=True),
+        threading.Thread(target=_reader, args=(stage, job, tiles, q_in), name="s2sr-read", daemon=True),
         threading.Thread(target=_writer, args=(stage, sink, q_out, on_tile), name="s2sr-write", daemon=True),
     ]
     for th in threads:
         th.start()
     try:
         for tin in _inputs(stage, q_in):
-            if not stage.put(q_out, predict_tile(predictor, plan, tin, nodata, edge)):
+            if not stage.put(q_out, predict_tile(predictor, job, tin)):
                 break
         stage.put(q_out, _DONE)
     except BaseException as e:

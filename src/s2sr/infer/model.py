@@ -27,6 +27,7 @@ class LoadedModel:
     bundle: Any = None  # ModelBundle for the torch backend
     onnx_path: Path | None = None
     input_dtype: str | None = None  # dtype of the training LR data (None: unknown)
+    norm_mean: tuple[float, ...] = ()  # per-band mean of the training LR data (fills nodata far from data)
     _dict: dict[str, Any] | None = field(default=None, repr=False)
 
     def predictor(self, precision: str, threads: int | None = None) -> Any:
@@ -85,7 +86,7 @@ def load_for_apply(model: str | os.PathLike[str] | Any, backend: str, device: st
         name=Path(bundle.path).stem if bundle.path else bundle.arch, arch=bundle.arch,
         scale=int(bundle.scale), bands=list(bundle.bands), receptive_field=int(bundle.receptive_field),
         input_res=bundle.input_res, version=bundle.version, fingerprint=bundle_fingerprint(d),
-        bundle=bundle, input_dtype=bundle.input_dtype, _dict=d,
+        bundle=bundle, input_dtype=bundle.input_dtype, norm_mean=tuple(float(v) for v in bundle.mean), _dict=d,
     )  # for --backend onnx the caller exports it to a temporary .onnx and sets onnx_path
 
 
@@ -112,4 +113,5 @@ def _from_onnx(path: Path) -> LoadedModel:
         bands=list(meta["bands"]), receptive_field=int(meta.get("receptive_field", 16)),
         input_res=meta.get("input_res"), version=str(meta.get("version", "?")),
         fingerprint=file_sha256(path), onnx_path=path, input_dtype=meta.get("input_dtype"),
+        norm_mean=tuple(float(v) for v in meta["norm"]["mean"]),
     )

@@ -25,6 +25,7 @@ from s2sr.infer.journal import Journal
 from s2sr.infer.scratch import TiledScratch
 from s2sr.infer.tilework import TileResult
 from s2sr.infer.tiling import Tile, TilePlan
+from s2sr.io.values import OutputSpec, to_output
 
 log = logging.getLogger(__name__)
 
@@ -49,41 +50,6 @@ def release_free_memory() -> None:
         _TRIM(0)
 
 
-@dataclass(frozen=True)
-class OutputSpec:
-    """How model values become output pixels."""
-
-    dtype: str
-    nodata: float | None
-
-
-def to_output(values: np.ndarray, valid: np.ndarray | None, spec: OutputSpec) -> np.ndarray:
-    """Round/clip ``values`` (C, h, w) to ``spec.dtype``; set pixels where ``valid`` is False to nodata.
-
-    ``valid`` (h, w) may be ``None`` when every pixel is valid. Valid pixels that would equal
-    the nodata value are nudged by one unit so they stay valid. Memory layout is kept.
-    """
-    dt = np.dtype(spec.dtype)
-    if np.issubdtype(dt, np.integer):
-        info = np.iinfo(dt)
-        tmp = np.rint(values)
-        np.clip(tmp, info.min, info.max, out=tmp)
-        out = tmp.astype(dt)
-        if spec.nodata is not None:
-            nd = dt.type(spec.nodata)
-            hit = out == nd
-            if hit.any():
-                if valid is not None:
-                    hit &= valid[None]
-                out[hit] = nd + 1 if nd < info.max else nd - 1
-    else:
-        out = values.astype(dt)
-    if valid is not None:
-        fill = spec.nodata if spec.nodata is not None else np.nan
-        out[:, ~valid] = fill
-    return out
-
-
 @dataclass
 class PieceSink:
     """Receives :class:`TileResult` s in any order and writes finished pieces."""
@@ -100,7 +66,7 @@ class PieceSink:
 
     def add(self, res: TileResult) -> None:
         plan, s = self.plan, self.scale
-        fp = plan.footprint(res.tile)
+        fp = plan.support(res.tile)
         for idx in plan.pieces_of(res.tile):
             if idx in self.journal.done or idx in self.unsynced:
                 continue

@@ -5,7 +5,7 @@ ceil(length / tile)`` *cores* of nearly equal length (``floor`` or ``ceil`` of
 ``length / n``). Each interior seam between two cores is the centre of an
 *overlap zone* ``overlap`` LR pixels wide, where the two neighbouring tiles are
 blended with a raised-cosine ramp (``sin^2`` rising, ``1 - sin^2`` falling, so the
-weights sum to one). A tile's *footprint* is its core widened over its zones;
+weights sum to one). A tile's *support* is its core widened over its zones;
 its *read span* is its core widened by the zone half-widths on both sides (also at
 region edges, so every tile of a plan has the same input size up to one pixel),
 plus ``margin`` LR pixels of context. Whatever the read span leaves the scene is
@@ -86,7 +86,7 @@ class AxisPlan:
                 pos = z1
         return tuple(segs)
 
-    def footprint(self, k: int) -> tuple[int, int]:
+    def support(self, k: int) -> tuple[int, int]:
         """Where tile ``k`` contributes (region coordinates)."""
         lo = self.zone(k)[0] if k > 0 else 0
         hi = self.zone(k + 1)[1] if k + 1 < self.n else self.length
@@ -106,8 +106,8 @@ class AxisPlan:
         return (c_lo, c_hi - c_lo, c_lo - s_lo, s_hi - c_hi)
 
     def weights(self, k: int, scale: int) -> np.ndarray:
-        """Blend weight of tile ``k`` over its footprint on the fine grid (float32, 1-D)."""
-        f0, f1 = self.footprint(k)
+        """Blend weight of tile ``k`` over its support on the fine grid (float32, 1-D)."""
+        f0, f1 = self.support(k)
         w = np.ones((f1 - f0) * scale, dtype=np.float64)
         ramp = raised_cosine(self.overlap * scale)
         if k > 0:
@@ -190,21 +190,21 @@ class TilePlan:
         co, cl, cpb, cpa = self.x.scene_read(t[1])
         return TileRead(Window(co, ro, cl, rl), ((rpb, rpa), (cpb, cpa)))
 
-    def footprint(self, t: Tile) -> Window:
+    def support(self, t: Tile) -> Window:
         """LR window where tile ``t`` contributes (region coordinates)."""
-        r0, r1 = self.y.footprint(t[0])
-        c0, c1 = self.x.footprint(t[1])
+        r0, r1 = self.y.support(t[0])
+        c0, c1 = self.x.support(t[1])
         return Window(c0, r0, c1 - c0, r1 - r0)
 
     def crop(self, t: Tile) -> tuple[slice, slice]:
-        """Slices of the model output (fine grid) that cover the footprint of ``t``."""
+        """Slices of the model output (fine grid) that cover the support of ``t``."""
         s = self.scale
-        fy, fx = self.y.footprint(t[0]), self.x.footprint(t[1])
+        fy, fx = self.y.support(t[0]), self.x.support(t[1])
         ry, rx = self.y.read_span(t[0]), self.x.read_span(t[1])
         return (slice((fy[0] - ry[0]) * s, (fy[1] - ry[0]) * s), slice((fx[0] - rx[0]) * s, (fx[1] - rx[0]) * s))
 
     def weights(self, t: Tile) -> np.ndarray:
-        """(h, w) float32 blend weights over the footprint on the fine grid."""
+        """(h, w) float32 blend weights over the support on the fine grid."""
         return np.outer(self.y.weights(t[0], self.scale), self.x.weights(t[1], self.scale))
 
     @cached_property

@@ -11,9 +11,10 @@ import numpy as np
 import rasterio
 from rasterio.crs import CRS
 from rasterio.errors import RasterioIOError
+from rasterio.windows import Window
 
 from s2sr.errors import InputError
-from s2sr.grid import Grid
+from s2sr.grid import Grid, clip_window
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,22 @@ def check_readable_pixels(ds: rasterio.DatasetReader) -> None:
     """Read the first and the last block to catch truncated/corrupt files early."""
     read_pixels(ds, 1, window=((0, min(16, ds.height)), (0, min(16, ds.width))))
     read_pixels(ds, 1, window=((ds.height - 1, ds.height), (ds.width - 1, ds.width)))
+
+
+def read_padded(ds: rasterio.DatasetReader, bands: list[int], window: Window, fill: float) -> tuple[np.ndarray, np.ndarray]:
+    """float32 ``window`` of ``ds`` (it may reach outside) and its valid mask; outside pixels are ``fill``."""
+    c0, r0 = int(window.col_off), int(window.row_off)
+    w, h = int(window.width), int(window.height)
+    out = np.full((len(bands), h, w), fill, np.float32)
+    valid = np.zeros((h, w), bool)
+    inner = clip_window(window, ds.width, ds.height)
+    if inner.width > 0 and inner.height > 0:
+        data = read_pixels(ds, bands, window=inner)
+        rows = slice(int(inner.row_off) - r0, int(inner.row_off + inner.height) - r0)
+        cols = slice(int(inner.col_off) - c0, int(inner.col_off + inner.width) - c0)
+        out[:, rows, cols] = data
+        valid[rows, cols] = valid_mask(data, ds.nodata)
+    return out, valid
 
 
 def valid_mask(data: np.ndarray, nodata: float | None) -> np.ndarray:

@@ -21,12 +21,12 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from s2sr import __version__
+from s2sr._version import __version__
 from s2sr.errors import ConfigError
 from s2sr.serve.card import load_card
 from s2sr.serve.config import ServeConfig
 from s2sr.serve.footprint import load_footprint, merge
-from s2sr.serve.layers import FOOTPRINT_TITLE, Layer, Scene, build_layers, union_bounds
+from s2sr.serve.layers import FOOTPRINT_TITLE, Layer, MapScene, build_layers, union_bounds
 from s2sr.serve.stats import parse_rescale
 from s2sr.serve.tiles import MAX_ZOOM, MEDIA_TYPES, available_formats, render_tile, tile_in_range
 
@@ -53,13 +53,13 @@ def static_files() -> dict[str, Path]:
     return allowed
 
 
-def load_scenes(cfg: ServeConfig) -> dict[str, Scene]:
+def load_scenes(cfg: ServeConfig) -> dict[str, MapScene]:
     """Validate every file of ``cfg`` and build the scenes (fails fast, one-line errors)."""
     multi = len(cfg.scenes) > 1
-    scenes: dict[str, Scene] = {}
+    scenes: dict[str, MapScene] = {}
     for sc in cfg.scenes:
         prefix = f"{sc.name}: " if multi else ""
-        scene = Scene(name=sc.name, layers=build_layers(sc, prefix))
+        scene = MapScene(name=sc.name, layers=build_layers(sc, prefix))
         if sc.footprint is not None:
             scene.footprint = load_footprint(sc.footprint, sc.name)
         if sc.model is not None:
@@ -82,7 +82,7 @@ def layer_json(layer: Layer, base: str) -> dict[str, Any]:
     }
 
 
-def _scene_json(scene: Scene, base: str, prefix: str) -> dict[str, Any]:
+def _scene_json(scene: MapScene, base: str, prefix: str) -> dict[str, Any]:
     return {
         "name": scene.name,
         "bounds": list(union_bounds(list(scene.layers.values()))),
@@ -93,7 +93,7 @@ def _scene_json(scene: Scene, base: str, prefix: str) -> dict[str, Any]:
     }
 
 
-def _get(scenes: dict[str, Scene], name: str) -> Scene:
+def _get(scenes: dict[str, MapScene], name: str) -> MapScene:
     scene = scenes.get(name)
     if scene is None:
         raise HTTPException(404, f"unknown scene {name!r}; see /scenes")
@@ -104,7 +104,7 @@ def _page() -> str:
     return (files("s2sr.serve") / "templates" / "index.html").read_text(encoding="utf-8")
 
 
-def _add_data_routes(app: FastAPI, scenes: dict[str, Scene]) -> None:
+def _add_data_routes(app: FastAPI, scenes: dict[str, MapScene]) -> None:
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
         return {"status": "ok", "version": __version__, "scenes": len(scenes)}
@@ -151,7 +151,7 @@ def _tile_ints(*values: str) -> tuple[int, ...]:
     return tuple(int(v) for v in values)
 
 
-def _add_tile_route(app: FastAPI, scenes: dict[str, Scene]) -> None:
+def _add_tile_route(app: FastAPI, scenes: dict[str, MapScene]) -> None:
     @app.get("/tiles/{scene}/{layer}/{z}/{x}/{y}.{fmt}")
     def tile(scene: str, layer: str, z: str, x: str, y: str, fmt: str,
              rescale: list[str] | None = Query(None)) -> Response:  # noqa: B008

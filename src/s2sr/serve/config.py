@@ -16,17 +16,15 @@ Relative paths in a file are resolved against the file's folder.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import tomllib
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from s2sr.errors import ConfigError, describe_validation_error
+from s2sr.io.configfile import read_mapping
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -93,39 +91,17 @@ def build_config(data: dict[str, Any], source: str = "options") -> ServeConfig:
         raise ConfigError(f"{source}: invalid serve config ({_first_error(e)}); fix that entry") from None
 
 
-def _read_mapping(path: Path) -> dict[str, Any]:
-    text = path.read_text(encoding="utf-8")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".toml":
-            data: Any = tomllib.loads(text)
-        elif suffix in (".yaml", ".yml"):
-            data = yaml.safe_load(text)
-        elif suffix == ".json":
-            data = json.loads(text)
-        else:
-            raise ConfigError(f"{path}: unknown config type {suffix!r}; use .toml, .yaml or .json")
-    except (tomllib.TOMLDecodeError, yaml.YAMLError, json.JSONDecodeError) as e:
-        first = str(e).splitlines()[0]
-        raise ConfigError(f"{path}: cannot parse ({first}); fix the syntax") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping with a 'scenes' list; see docs/serve.md")
-    return data
-
-
-def load_config(path: str | os.PathLike[str], **overrides: Any) -> ServeConfig:
+def load_config(path: str | os.PathLike[str], overrides: dict[str, Any] | None = None) -> ServeConfig:
     """Load a TOML/YAML/JSON serve config; relative paths are taken from the file's folder."""
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: config file not found; check the --config path")
-    data = _read_mapping(p)
+    data = read_mapping(p, "a mapping with a 'scenes' list (see docs/serve.md)")
     base = p.resolve().parent
     for sc in data.get("scenes") or []:
         if isinstance(sc, dict):
             for key in ("sr", "lr", "footprint", "model"):
                 if isinstance(sc.get(key), str):
                     sc[key] = str(base / sc[key])
-    data.update({k: v for k, v in overrides.items() if v is not None})
+    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
     return build_config(data, str(p))
 
 

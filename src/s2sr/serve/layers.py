@@ -9,7 +9,6 @@ stretch (the original's 2-98 % percentiles) so that a swipe compares like with l
 from __future__ import annotations
 
 import logging
-import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 from rasterio.warp import transform_bounds
 
+from s2sr.bands import DEFAULT_BANDS, FALSE_COLOUR, TRUE_COLOUR, s2_name
 from s2sr.errors import GridError, InputError
 from s2sr.io.raster import read_info
 from s2sr.serve.config import SceneConfig
@@ -24,10 +24,6 @@ from s2sr.serve.stats import Stretch, cached_stretch
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ORDER = ("B2", "B3", "B4", "B8")
-TRUE_COLOUR = ("B4", "B3", "B2")
-FALSE_COLOUR = ("B8", "B4", "B3")
-_ALIASES = {"BLUE": "B2", "GREEN": "B3", "RED": "B4", "NIR": "B8", "B8A": "B8A"}
 LAYER_TITLES = {
     "sr_rgb": "S2 RGB (High-Res)",
     "lr_rgb": "S2 RGB (original 10 m)",
@@ -54,7 +50,7 @@ class Layer:
 
 
 @dataclass
-class Scene:
+class MapScene:
     """What one scene serves: its layers, footprint (GeoJSON dict) and model card."""
 
     name: str
@@ -63,24 +59,13 @@ class Scene:
     card: dict[str, Any] | None = None
 
 
-def band_name(desc: str | None) -> str | None:
-    """Normalise a band description: 'B02' -> 'B2', 'red' -> 'B4'; None when unknown."""
-    if not desc:
-        return None
-    d = desc.strip().upper()
-    if d in _ALIASES:
-        return _ALIASES[d]
-    m = re.match(r"^B0*(\d+A?)\b", d)
-    return f"B{m.group(1)}" if m else None
-
-
 def band_indexes(path: Path, descriptions: tuple[str | None, ...], count: int,
                  wanted: tuple[str, str, str]) -> tuple[int, int, int] | None:
     """1-based indexes of ``wanted`` bands, or None when the file lacks one of them."""
-    names = [band_name(d) for d in descriptions]
+    names = [s2_name(d) for d in descriptions]
     if not any(names):
-        names = list(DEFAULT_ORDER[:count])
-        log.info("%s: no band descriptions; assuming band order %s", path, ",".join(DEFAULT_ORDER[:count]))
+        names = list(DEFAULT_BANDS[:count])
+        log.info("%s: no band descriptions; assuming band order %s", path, ",".join(DEFAULT_BANDS[:count]))
     try:
         i = tuple(names.index(b) + 1 for b in wanted)
     except ValueError:

@@ -13,11 +13,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from s2sr import __version__
+from s2sr._version import __version__
 from s2sr.bundle import ModelBundle, torch_load
+from s2sr.data.dataset import DatasetInfo
 from s2sr.errors import ModelError
 from s2sr.io.atomic import atomic_file
-from s2sr.train.data import DatasetInfo
 
 LAST_FORMAT = "s2sr-train-state"
 

@@ -8,8 +8,6 @@ Every error is a one-line :class:`~s2sr.errors.ConfigError` naming the file.
 
 from __future__ import annotations
 
-import json
-import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from s2sr.errors import ConfigError, describe_validation_error
+from s2sr.io.configfile import read_mapping
 
 # CLI short names -> dotted keys
 SHORT_KEYS = {
@@ -117,28 +116,6 @@ class TrainConfig(_Strict):
         return self.model_dump(mode="json")
 
 
-def _read(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found; pass an existing TOML/YAML/JSON file")
-    text = path.read_text()
-    try:
-        if path.suffix in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text) or {}
-        elif path.suffix == ".json":
-            data = json.loads(text)
-        else:
-            data = tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError, ValueError) as e:
-        raise ConfigError(f"{path}: cannot parse ({str(e).splitlines()[0]}); fix the syntax") from None
-    except Exception as e:  # yaml.YAMLError and friends
-        raise ConfigError(f"{path}: cannot parse ({' '.join(str(e).split())}); fix the syntax") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: top level must be a table/mapping of sections")
-    return data
-
-
 def _apply(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     for key, value in overrides.items():
         if value is None:
@@ -162,12 +139,27 @@ def _one_line(where: str, err: ValidationError) -> ConfigError:
 
 def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """Read, override and validate a training config; ``path=None`` means defaults."""
-    data = _read(Path(path)) if path is not None else {}
-    data = _apply(data, dict(overrides or {}))
+    data = read_mapping(path) if path is not None else {}
+    return _validated(_apply(data, dict(overrides or {})), str(path) if path is not None else "config")
+
+
+def _validated(data: dict[str, Any], where: str) -> TrainConfig:
     try:
         return TrainConfig.model_validate(data)
     except ValidationError as e:
-        raise _one_line(str(path) if path is not None else "config", e) from None
+        raise _one_line(where, e) from None
+
+
+def resolve_config(config: TrainConfig | str | Path | None, overrides: dict[str, Any] | None = None,
+                   run: Path | None = None) -> TrainConfig:
+    """A run's config: ``config`` (a TrainConfig, a file or a built-in name; None: the resumed
+    ``run``'s own ``config.json``, else the defaults), then ``overrides``."""
+    if isinstance(config, TrainConfig):
+        return _validated(_apply(config.to_dict(), dict(overrides or {})), "config") if overrides else config
+    path = resolve_config_arg(str(config)) if config is not None else None
+    if path is None and run is not None:
+        path = run / "config.json"
+    return load_config(path, overrides)
 
 
 def builtin_names() -> list[str]:

@@ -9,66 +9,16 @@ a resumed run draws exactly the batches the uninterrupted run would have drawn.
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
-from s2sr.data.store import SplitReader, open_split
+from s2sr.data.dataset import Dataset
+from s2sr.data.store import SplitReader
 from s2sr.errors import InputError
-from s2sr.sensor import SensorModel
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class DatasetInfo:
-    """What training needs to know about a prepared dataset folder."""
-
-    root: Path
-    scale: int
-    bands: list[str]
-    sensor: SensorModel
-    lr_res: float | None
-    input_dtype: str
-    summary: dict[str, Any]
-
-
-def read_dataset_info(root: Path, train: SplitReader) -> DatasetInfo:
-    """Combine DIR/prepare.json (read defensively) with the store's own metadata."""
-    meta: dict[str, Any] = {}
-    pj = root / "prepare.json"
-    if pj.is_file():
-        try:
-            meta = json.loads(pj.read_text())
-        except json.JSONDecodeError as e:
-            raise InputError(f"{pj}: not valid JSON ({e}); re-run `s2sr prepare`") from None
-    else:
-        log.warning("%s: missing; using the patch store metadata and the default sensor model", pj)
-    scale = int(meta.get("scale") or train.scale)
-    if scale != train.scale:
-        raise InputError(f"{pj}: scale {scale} disagrees with the patch store ({train.scale}); re-run `s2sr prepare`")
-    raw = meta.get("sensor")
-    sensor_d: dict[str, Any] = raw if isinstance(raw, dict) else {}
-    sensor = SensorModel.from_dict({"scale": scale, **{k: v for k, v in sensor_d.items() if k == "mtf_nyquist"}})
-    res = meta.get("lr_res")
-    if isinstance(res, list | tuple):
-        res = float(abs(res[0]))
-    keep = ("scale", "bands", "lr_res", "sensor", "crs", "epsg", "dtype", "counts", "patch_size", "seed")
-    summary = {k: meta[k] for k in keep if k in meta}
-    inputs = meta.get("inputs")
-    if isinstance(inputs, list):
-        summary["inputs"] = [{k: d[k] for k in ("lr", "hr") if k in d} for d in inputs if isinstance(d, dict)]
-    return DatasetInfo(
-        root=root, scale=scale, bands=list(train.bands), sensor=sensor,
-        lr_res=float(res) if res is not None else None,
-        input_dtype=str(meta.get("input_dtype") or meta.get("dtype") or "uint16"),
-        summary=summary,
-    )
 
 
 def norm_stats(split: SplitReader, max_patches: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -132,11 +82,11 @@ class Batches:
         return torch.from_numpy(lr_b), torch.from_numpy(hr_b)
 
 
-def open_train_val(root: Path) -> tuple[SplitReader, SplitReader]:
+def open_train_val(ds: Dataset) -> tuple[SplitReader, SplitReader]:
     """Open the train and val splits; val must not be empty."""
-    tr, va = open_split(root, "train"), open_split(root, "val")
+    tr, va = ds.split("train"), ds.split("val")
     if len(va) == 0:
-        raise InputError(f"{root}: the val split is empty; prepare with a val fraction > 0")
+        raise InputError(f"{ds.root}: the val split is empty; prepare with a val fraction > 0")
     if tr.bands != va.bands or tr.scale != va.scale:
-        raise InputError(f"{root}: train and val splits disagree on bands/scale; re-run `s2sr prepare`")
+        raise InputError(f"{ds.root}: train and val splits disagree on bands/scale; re-run `s2sr prepare`")
     return tr, va

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,12 +24,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from s2sr.data.dataset import DatasetInfo, open_dataset
 from s2sr.errors import ConfigError, OutputError
 from s2sr.io.atomic import atomic_file
 from s2sr.train import checkpoint as ck
-from s2sr.train.config import TrainConfig
-from s2sr.train.data import Batches, DatasetInfo, norm_stats, open_train_val, read_dataset_info
-from s2sr.train.parts import MetricsLog, pick_device, pick_precision
+from s2sr.train.config import TrainConfig, resolve_config
+from s2sr.train.data import Batches, norm_stats, open_train_val
+from s2sr.train.device import pick_device, pick_precision
+from s2sr.train.metrics_log import MetricsLog
 from s2sr.train.trainer import Trainer
 from s2sr.train.validate import validate
 
@@ -100,23 +100,27 @@ def _provenance(data: Path, info: DatasetInfo, cfg: TrainConfig, device: torch.d
             "device": str(device), "precision": precision, "torch": str(torch.__version__)}
 
 
-def train(data: Path | None, out: Path, config: TrainConfig, resume: bool = False,
-          on_step: StepCallback | None = None) -> TrainResult:
+def train(data: Path | None, out: Path, config: TrainConfig | str | Path | None = None, resume: bool = False,
+          on_step: StepCallback | None = None, overrides: dict[str, Any] | None = None) -> TrainResult:
     """Train a generator on the patch store in ``data``; write the run into ``out``.
 
+    ``config`` is a :class:`TrainConfig`, a config file or a built-in name (None: defaults, or
+    with ``resume`` the run's own ``config.json``); ``overrides`` apply on top (dotted keys).
     ``resume=True`` continues ``out/last.pt`` (``data=None`` then means the run's
     own data folder). ``on_step(step, values)`` is called after each step.
     Ctrl-C saves ``out/last.pt`` and re-raises :class:`KeyboardInterrupt`.
     """
     out = Path(out)
+    config = resolve_config(config, overrides, out if resume else None)
     state = _resume_state(out, config) if resume else None
     if data is None:
         if state is None:
             raise ConfigError("train: no --data given; pass the folder written by `s2sr prepare`")
         data = Path(state["data"])
     data = Path(data)
-    tr, va = open_train_val(data)
-    info = read_dataset_info(data, tr)
+    dataset = open_dataset(data)
+    tr, va = open_train_val(dataset)
+    info = dataset.training_info(tr)
     device = pick_device(config.run.device)
     precision = pick_precision(config.run.precision, device)
     if state is None:
@@ -156,8 +160,7 @@ class _Loop:
         m["step"] = t.step
         self.last_metrics = m
         mlog.write(t.step, "val", {**m, "seconds": round(t.seconds, 2)})
-        if math.isfinite(m["val_psnr"]) and m["val_psnr"] > t.best_psnr or t.best_metrics == {}:
-            t.best_psnr, t.best_metrics = m["val_psnr"], dict(m)
+        if t.improved(m):
             prov = {**_provenance(self.data, self.info, self.cfg, t.device, t.precision),
                     "steps": t.step, "train_seconds": round(t.seconds, 1)}
             bundle = ck.make_bundle(self.cfg.model.arch, t.arch_kwargs, t.eval_model(), self.info,
@@ -169,13 +172,13 @@ class _Loop:
         mlog = MetricsLog(self.out, t.step, r.tensorboard)
         bar = tqdm(total=r.max_steps, initial=t.step, desc="train", unit="step", file=sys.stderr,
                    dynamic_ncols=True)
-        t0, base = time.perf_counter(), t.seconds
+        t.start_clock()
         validated_at = -1
         try:
             with _graceful_sigint() as stop:
                 while t.step < r.max_steps:
                     vals = t.train_step()
-                    t.seconds = base + time.perf_counter() - t0
+                    t.tick()
                     self.history.append({"step": t.step, **vals})
                     if t.step % r.log_every == 0 or t.step == r.max_steps:
                         mlog.write(t.step, "train", {**vals, "seconds": round(t.seconds, 2)})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import torch
@@ -10,11 +11,15 @@ from torch import nn
 
 from s2sr.archs import build_arch
 from s2sr.archs.discriminator import DISCRIMINATORS
+from s2sr.data.dataset import DatasetInfo
 from s2sr.errors import ConfigError
 from s2sr.losses import adversarial_losses
 from s2sr.train.config import TrainConfig
-from s2sr.train.data import Batches, DatasetInfo
-from s2sr.train.parts import Ema, GeneratorLoss, autocast, lr_factor
+from s2sr.train.data import Batches
+from s2sr.train.device import autocast
+from s2sr.train.ema import Ema
+from s2sr.train.objective import GeneratorLoss
+from s2sr.train.schedule import lr_factor
 
 
 def resolve_arch_kwargs(cfg: TrainConfig, info: DatasetInfo) -> dict[str, Any]:
@@ -53,7 +58,26 @@ class Trainer:
         self.step = 0
         self.best_psnr = -math.inf
         self.best_metrics: dict[str, Any] = {}
-        self.seconds = 0.0
+        self.seconds = 0.0  # training wall time, over resumes
+        self._clock = (time.perf_counter(), 0.0)
+
+    def start_clock(self) -> None:
+        """Count wall time from now on top of the seconds so far (a resumed run continues them)."""
+        self._clock = (time.perf_counter(), self.seconds)
+
+    def tick(self) -> float:
+        """Update and return :attr:`seconds`."""
+        t0, base = self._clock
+        self.seconds = base + time.perf_counter() - t0
+        return self.seconds
+
+    def improved(self, metrics: dict[str, Any]) -> bool:
+        """Record validation ``metrics``; True when they are the best so far (by val PSNR)."""
+        psnr = metrics["val_psnr"]
+        if (math.isfinite(psnr) and psnr > self.best_psnr) or not self.best_metrics:
+            self.best_psnr, self.best_metrics = psnr, dict(metrics)
+            return True
+        return False
 
     def eval_model(self) -> nn.Module:
         return self.ema.module if self.ema is not None else self.G

@@ -25,7 +25,8 @@ from tqdm import tqdm
 from s2sr.errors import InputError, OutputError
 from s2sr.grid import check_scale
 from s2sr.io.atomic import atomic_file
-from s2sr.io.raster import open_raster, parse_bands, read_pixels
+from s2sr.io.raster import open_raster, parse_bands, read_pixels, valid_mask
+from s2sr.io.values import OutputSpec, to_output
 from s2sr.sensor import SensorModel, area_downsample
 
 log = logging.getLogger(__name__)
@@ -47,13 +48,6 @@ def _profile(ds, width: int, height: int, transform: Affine, count: int, dtype: 
         transform=transform, nodata=ds.nodata, tiled=True, blockxsize=256, blockysize=256,
         compress="deflate",
     )
-
-
-def _to_dtype(x: np.ndarray, dtype: str) -> np.ndarray:
-    if np.issubdtype(np.dtype(dtype), np.integer):
-        info = np.iinfo(dtype)
-        return np.clip(np.rint(x), info.min, info.max).astype(dtype)
-    return x.astype(dtype)
 
 
 def degrade_image(
@@ -133,13 +127,13 @@ def _write_strips(ds, dh, dl, idx: list[int], sensor: SensorModel, lw: int, lh: 
         top, bot = r0 * s, r1 * s
         a, b = max(0, top - m), min(H, bot + m)
         hr = read_pixels(ds, idx, window=Window(0, a, W, b - a))
-        valid = np.ones(hr.shape[1:], bool) if ds.nodata is None else np.all(hr != ds.nodata, axis=0)
         blurred = sensor.blur(hr.astype(np.float64))[:, top - a: bot - a]
         lr = area_downsample(blurred, s)
         core_hr = hr[:, top - a: bot - a]
-        lr_out = _to_dtype(lr, dl.dtypes[0])
+        lvalid = None
         if ds.nodata is not None:
-            lvalid = area_downsample(valid[top - a: bot - a].astype(np.float32), s) >= 1.0
-            lr_out[:, ~lvalid] = ds.nodata
+            valid = valid_mask(core_hr, ds.nodata)
+            lvalid = area_downsample(valid.astype(np.float32), s) >= 1.0
+        lr_out = to_output(lr, lvalid, OutputSpec(dl.dtypes[0], ds.nodata))
         dh.write(core_hr, window=Window(0, top, W, bot - top))
         dl.write(lr_out, window=Window(0, r0, lw, r1 - r0))
