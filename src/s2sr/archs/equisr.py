@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from s2sr.archs.common import check_arch_scale
+from s2sr.grid import check_scale
 from s2sr.archs.consistency import ConsistencyLayer
 
 
@@ -52,7 +52,7 @@ class EquiSR(nn.Module):
         if depth < 1 or blocks not in ("plain", "res") or stats_radius < 1 or eps <= 0:
             raise ValueError(f"EquiSR: need depth >= 1, blocks 'plain' or 'res', stats_radius >= 1, eps > 0; "
                              f"got depth={depth}, blocks={blocks!r}, stats_radius={stats_radius}, eps={eps}")
-        self.in_ch, self.scale = in_ch, check_arch_scale(scale)
+        self.in_ch, self.scale = in_ch, check_scale(scale, "scale")
         self.stats_radius, self.eps, self.residual_blocks = stats_radius, eps, blocks == "res"
         self.head = nn.Conv2d(in_ch, width, 3, padding=1)
         n = depth // 2 if self.residual_blocks else depth
