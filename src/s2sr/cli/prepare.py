@@ -16,8 +16,16 @@ def add_parser(sub: Any) -> None:
         "--coregister correct) their shift and (with --harmonise) per-band gains, and write "
         "spatially disjoint train/val/test patches, footprint.geojson and prepare.json to --out.",
     )
-    p.add_argument("--lr", action="append", required=True, metavar="LR.tif", help="LR image (repeat with --hr)")
-    p.add_argument("--hr", action="append", required=True, metavar="HR.tif", help="HR image of the same area")
+    p.add_argument("--lr", action="append", default=[], metavar="LR.tif", help="LR image (repeat with --hr)")
+    p.add_argument("--hr", action="append", default=[], metavar="HR.tif", help="HR image of the same area")
+    p.add_argument("--scenes", metavar="LIST", help="TOML/CSV scene list: LR/HR pairs and/or single S2 images "
+                   "made into Wald pairs on the fly, with groups and whole-scene splits (docs/prepare.md)")
+    p.add_argument("--val-scenes", metavar="NAMES", help="comma-separated scene or group names held out whole "
+                   "for validation (the other scenes without a split train)")
+    p.add_argument("--test-scenes", metavar="NAMES", help="comma-separated scene or group names held out whole "
+                   "for testing")
+    p.add_argument("--res-m", type=float, metavar="M", help="pixel size in metres of inputs without a metric CRS "
+                   "(no CRS, or EPSG:4326); for Wald scenes, of the S2 image (e.g. 10)")
     add_scale(p)
     p.add_argument("--patch-size", type=int, default=32, help="LR patch size in pixels (default 32)")
     p.add_argument("--out", required=True, help="output dataset folder")
@@ -41,12 +49,18 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from s2sr.data.config import make_prepare_config
     from s2sr.data.prepare import prepare
+    from s2sr.data.scenes import assign_scene_splits, read_scene_list
     from s2sr.errors import ConfigError
 
     if len(args.lr) != len(args.hr):
         raise ConfigError(f"got {len(args.lr)} --lr but {len(args.hr)} --hr; give one --hr per --lr")
+    if not args.lr and not args.scenes:
+        raise ConfigError("give --lr/--hr pairs or a --scenes list; see `s2sr prepare --help`")
+    scenes = read_scene_list(args.scenes, args.res_m) if args.scenes else []
+    scenes = assign_scene_splits(scenes, _names(args.val_scenes), _names(args.test_scenes))
     cfg = make_prepare_config(
-        pairs=list(zip(args.lr, args.hr, strict=True)), scale=args.scale, patch_size=args.patch_size,
+        pairs=list(zip(args.lr, args.hr, strict=True)), scenes=scenes, res_m=args.res_m,
+        scale=args.scale, patch_size=args.patch_size,
         out=args.out, lr_bands=band_list(args.lr_bands, "--lr-bands"), hr_bands=band_list(args.hr_bands, "--hr-bands"),
         coregister=args.coregister, harmonise=args.harmonise, sampling=args.sampling,
         max_patches=args.max_patches, seed=args.seed, val_fraction=args.val_fraction,
@@ -56,3 +70,7 @@ def run(args: argparse.Namespace) -> int:
     r = prepare(cfg)
     print(f"{r.out}: " + ", ".join(f"{k} {v}" for k, v in r.counts.items()) + " patches")
     return 0
+
+
+def _names(arg: str | None) -> list[str]:
+    return [n.strip() for n in arg.split(",") if n.strip()] if arg else []

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from s2sr.data.manifest import PairRecord
+from s2sr.data.scenes import SceneSpec
 from s2sr.errors import ConfigError, describe_validation_error
 from s2sr.grid import check_scale
 
@@ -18,7 +19,9 @@ class PrepareConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    pairs: list[tuple[Path, Path]]
+    pairs: list[tuple[Path, Path]] = []  # --lr/--hr pairs; they become the first scenes
+    scenes: list[SceneSpec] = []  # a scene list (pairs and/or Wald images), see data/scenes.py
+    res_m: float | None = None  # LR pixel size (m) for files without a metric CRS
     scale: int
     patch_size: int = 32
     out: Path
@@ -46,12 +49,16 @@ class PrepareConfig(BaseModel):
     def _scale(cls, v: Any) -> int:
         return check_scale(v)
 
-    @field_validator("pairs")
+    @model_validator(mode="before")
     @classmethod
-    def _pairs(cls, v: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
-        if not v:
-            raise ValueError("give at least one --lr/--hr pair")
-        return v
+    def _pairs_to_scenes(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("pairs"):
+            res = data.get("res_m")
+            extra = [SceneSpec(lr=Path(lr), hr=Path(hr), res_m=res) for lr, hr in data["pairs"]]
+            data = {**data, "pairs": [], "scenes": extra + list(data.get("scenes") or [])}
+        if isinstance(data, dict) and not data.get("scenes"):
+            raise ValueError("give at least one --lr/--hr pair or a --scenes list")
+        return data
 
     @field_validator("patch_size")
     @classmethod
@@ -72,6 +79,11 @@ class PrepareConfig(BaseModel):
         if self.max_patches is not None and self.max_patches < 1:
             raise ValueError("max_patches must be >= 1")
         return self
+
+    @property
+    def inputs(self) -> list[Path]:
+        """Every input file of every scene."""
+        return [p for sc in self.scenes for p in sc.inputs]
 
     @property
     def gap(self) -> int:

@@ -116,6 +116,8 @@ class Manifest(_Model):
     hr_patch_size: int | None = None
     bands: list[str]
     lr_res: float | None = None
+    lr_res_m: float | None = None  # LR patch pixel size in metres (None: unknown)
+    input_res_m: float | None = None  # pixel size of the images the model is for (Wald: the source)
     dtype: str = "uint16"  # data type of the LR input images
     crs: str | None = None
     crs_wkt: str | None = None

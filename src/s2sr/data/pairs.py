@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from rasterio.crs import CRS
@@ -33,6 +34,10 @@ from s2sr.io.raster import (
     valid_mask,
 )
 from s2sr.io.warp import FineGridReader, FineHR, pixel_size, plan_fine_hr
+from s2sr.sensor import SensorModel
+
+if TYPE_CHECKING:
+    from s2sr.data.waldpair import WaldLRReader
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +57,7 @@ class Pair:
     warp: FineHR  # how the HR is brought onto the fine grid
     band_names: list[str]
     warnings: list[str] = field(default_factory=list)
+    kind: Literal["pair", "wald"] = "pair"
 
     @property
     def crs(self) -> CRS | None:
@@ -81,8 +87,8 @@ class Pair:
 
 def open_pair(index: int, lr_path: Path, hr_path: Path, cfg: PrepareConfig) -> Pair:
     """Validate a pair (files, bands, dtype, CRS, resolution, overlap) without reading it whole."""
-    lr = _check_file(lr_path)
-    hr = _check_file(hr_path)
+    lr = check_file(lr_path)
+    hr = check_file(hr_path)
     lr_bands = parse_bands(cfg.lr_band_list, lr.count, str(lr_path), "--lr-bands")
     hr_bands = parse_bands(cfg.hr_band_list, hr.count, str(hr_path), "--hr-bands")
     if len(lr_bands) != len(hr_bands):
@@ -114,7 +120,8 @@ def open_pair(index: int, lr_path: Path, hr_path: Path, cfg: PrepareConfig) -> P
     return pair
 
 
-def _check_file(path: Path) -> RasterInfo:
+def check_file(path: Path) -> RasterInfo:
+    """Open ``path`` once: readable pixels, numeric type; its :class:`RasterInfo`."""
     with open_raster(path) as ds:
         check_readable_pixels(ds)
         kinds = {np.dtype(d).kind for d in ds.dtypes}
@@ -192,9 +199,15 @@ def check_not_all_nodata(info: RasterInfo, bands: list[int], window: Window | No
 
 # ---- reading ---------------------------------------------------------------------------
 @contextmanager
-def lr_reader(pair: Pair) -> Iterator[LRReader]:
+def lr_reader(pair: Pair, sensor: SensorModel) -> Iterator[LRReader | WaldLRReader]:
+    """LR windows of a pair: read from its LR file, or degraded on the fly for a Wald pair."""
     with open_raster(pair.lr.path) as ds:
-        yield LRReader(ds, pair)
+        if pair.kind == "wald":
+            from s2sr.data.waldpair import WaldLRReader
+
+            yield WaldLRReader(ds, pair, sensor)
+        else:
+            yield LRReader(ds, pair)
 
 
 class LRReader:
@@ -205,6 +218,13 @@ class LRReader:
         """(bands, h, w) float32 LR data and its (h, w) valid mask."""
         data = read_pixels(self.ds, self.pair.lr_bands, window=window)
         return data.astype(np.float32), valid_mask(data, self.ds.nodata)  # type: ignore[attr-defined]
+
+    def valid_fraction(self, window: Window) -> float:
+        """Fraction of valid pixels in ``window`` (a decimated read: cheap)."""
+        h, w = int(window.height), int(window.width)
+        small = read_pixels(self.ds, self.pair.lr_bands, window=window,
+                            out_shape=(len(self.pair.lr_bands), min(h, 16), min(w, 16)))
+        return float(valid_mask(small, self.ds.nodata).mean())  # type: ignore[attr-defined]
 
 
 @contextmanager

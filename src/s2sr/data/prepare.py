@@ -42,7 +42,7 @@ from s2sr.data.manifest import (
     WindowRecord,
     write_manifest,
 )
-from s2sr.data.pairs import Pair, hr_reader, lr_reader, open_pair
+from s2sr.data.pairs import Pair, hr_reader, lr_reader
 from s2sr.data.sampling import (
     REJECT_REASONS,
     Block,
@@ -53,6 +53,7 @@ from s2sr.data.sampling import (
     place_patches,
     reject_reason,
 )
+from s2sr.data.sources import dataset_resolution, open_scene, scene_lr_res_m
 from s2sr.data.store import SPLITS, StoreWriter
 from s2sr.errors import InputError, OutputError
 from s2sr.grid import Grid
@@ -68,36 +69,40 @@ def prepare(cfg: PrepareConfig) -> PrepareResult:
     check_dir_target(out)
     if out.exists() and not cfg.overwrite:
         raise OutputError(f"{out}: already exists; remove it, choose another --out, or pass --overwrite")
-    check_not_inside(out, [p for pair in cfg.pairs for p in pair])
-    pairs = [open_pair(i, Path(lr), Path(hr), cfg) for i, (lr, hr) in enumerate(cfg.pairs)]
+    check_not_inside(out, cfg.inputs)
+    pairs = [open_scene(i, sc, cfg) for i, sc in enumerate(cfg.scenes)]
     _check_band_counts(pairs)
+    scene_res = [scene_lr_res_m(p, sc) for p, sc in zip(pairs, cfg.scenes, strict=True)]
+    res = dataset_resolution(pairs, scene_res)
     sensor = SensorModel(cfg.scale, cfg.mtf_nyquist)
     rng = np.random.default_rng(cfg.seed)
-    reports, shifts, harms, blocks = [], {}, {}, {}
-    for pair in pairs:
-        shift, harm, rep = _measure(pair, cfg, sensor)
+    records, shifts, harms, blocks = [], {}, {}, {}
+    for pair, spec, r in zip(pairs, cfg.scenes, scene_res, strict=True):
+        shift, harm, rec = _measure(pair, cfg, sensor)
         shifts[pair.index], harms[pair.index] = shift, harm
-        blocks[pair.index] = _plan(pair, cfg, shift, rng)
-        reports.append(rep)
+        blocks[pair.index] = _plan(pair, cfg, sensor, shift, spec.split, rng)
+        records.append(rec.model_copy(update={"scene": spec.label, "group": spec.group_name, "split": spec.split,
+                                              "lr_res_m": r, "kind": pair.kind}))
     limit_patches([b for bs in blocks.values() for b in bs], cfg.max_patches, rng)
     bands = pairs[0].band_names
     with atomic_dir(out, overwrite=True) as tmp:
         writers = {s: StoreWriter(tmp, s, bands, cfg.patch_size, cfg.scale) for s in SPLITS}
         try:
-            records, rejects = _sample(pairs, blocks, shifts, harms, cfg, writers)
+            patches, rejects = _sample(pairs, blocks, shifts, harms, cfg, sensor, writers)
         finally:
             for w in writers.values():
                 w.close()
-        note = write_footprint(tmp / "footprint.geojson", records, {p.index: p.crs for p in pairs})
+        note = write_footprint(tmp / "footprint.geojson", patches, {p.index: p.crs for p in pairs})
         counts = {s: w.count for s, w in writers.items()}
         if counts["train"] == 0:
             names = ", ".join(p.lr.path for p in pairs)
             why = ", ".join(f"{k} {v}" for k, v in rejects.items())
             raise InputError(f"{names}: no usable training patch (rejected: {why}); use a smaller --patch-size, "
                              "or relax --min-std / --bright-value")
-        write_manifest(tmp, _manifest(cfg, pairs, reports, sensor, counts, rejects, note))
+        manifest = _manifest(cfg, pairs, records, sensor, counts, rejects, note)
+        write_manifest(tmp, manifest.model_copy(update={"lr_res_m": res.lr_res_m, "input_res_m": res.input_res_m}))
     _log_summary(counts, rejects, out)
-    return PrepareResult(out, counts, rejects, reports, bands, out / MANIFEST, out / "footprint.geojson")
+    return PrepareResult(out, counts, rejects, records, bands, out / MANIFEST, out / "footprint.geojson")
 
 
 def _check_band_counts(pairs: list[Pair]) -> None:
@@ -111,7 +116,12 @@ def _check_band_counts(pairs: list[Pair]) -> None:
 
 
 def _measure(pair: Pair, cfg: PrepareConfig, sensor: SensorModel) -> tuple[tuple[float, float], Harmonisation, PairRecord]:
-    """Estimate shift and gains; return the shift to apply, the harmonisation to apply, the record."""
+    """Estimate shift and gains; return the shift to apply, the harmonisation to apply, the record.
+
+    A Wald pair is aligned and calibrated by construction: nothing to measure."""
+    if pair.kind == "wald":
+        log.info("pair %d: Wald pair of %s (LR made by the sensor model; no shift, no gains)", pair.index, pair.hr.path)
+        return (0.0, 0.0), Harmonisation.identity(len(pair.lr_bands)), _record(pair, ShiftReport(), HarmonisationReport())
     est, fit = _estimate(pair, cfg, sensor)
     log.info("pair %d: LR is offset from HR by dx=%+.3f dy=%+.3f LR px (%d windows, spread %.3f)%s",
              pair.index, est.dx, est.dy, len(est.per_window), est.spread,
@@ -144,7 +154,7 @@ def _record(pair: Pair, shift: ShiftReport, harm: HarmonisationReport) -> PairRe
 def _estimate(pair: Pair, cfg: PrepareConfig, sensor: SensorModel) -> tuple[ShiftEstimate, Harmonisation | None]:
     """Shift: estimate, resample the HR at it, add the residual. Gains: fit on that resampled HR."""
     m = margin_lr(sensor)
-    with lr_reader(pair) as lr:
+    with lr_reader(pair, sensor) as lr:
         samples = pick_windows(pair, cfg, lr, m + 2)  # room for shifts up to 2 LR px
     if not samples:
         pair.warn(f"{pair.lr.path}: no clean (valid, cloud-free) window for co-registration; shift and gains not estimated")
@@ -166,22 +176,29 @@ def _estimate(pair: Pair, cfg: PrepareConfig, sensor: SensorModel) -> tuple[Shif
     return est, fit
 
 
-def _plan(pair: Pair, cfg: PrepareConfig, shift: tuple[float, float], rng: np.random.Generator) -> list[Block]:
-    """Blocks with splits and patch positions; shrink the window so shifted HR reads stay inside."""
+def _plan(pair: Pair, cfg: PrepareConfig, sensor: SensorModel, shift: tuple[float, float], split: str | None,
+          rng: np.random.Generator) -> list[Block]:
+    """Blocks with splits and patch positions; shrink the window so shifted HR reads stay inside.
+
+    A scene with a ``split`` goes whole to it; otherwise its blocks are split by the fractions."""
     w = pair.window
     k = int(np.ceil(max(abs(shift[0]), abs(shift[1])))) if cfg.coregister else 0
     win = Window(w.col_off + k, w.row_off + k, w.width - 2 * k, w.height - 2 * k)
     blocks = cut_blocks(win, cfg.block)
-    with lr_reader(pair) as lr:
-        measure_valid(blocks, lr.ds, pair.lr_bands)
-    assign_splits(blocks, cfg, rng)
+    with lr_reader(pair, sensor) as lr:
+        measure_valid(blocks, lr)
+    if split is None:
+        assign_splits(blocks, cfg, rng)
+    else:
+        for b in blocks:
+            b.split = split
     place_patches(blocks, cfg, rng)
     return blocks
 
 
 def _sample(
     pairs: list[Pair], blocks: dict[int, list[Block]], shifts: dict[int, tuple[float, float]],
-    harms: dict[int, Harmonisation], cfg: PrepareConfig, writers: dict[str, StoreWriter],
+    harms: dict[int, Harmonisation], cfg: PrepareConfig, sensor: SensorModel, writers: dict[str, StoreWriter],
 ) -> tuple[list[PatchRecord], dict[str, int]]:
     """Read block by block, reject bad patches, append the rest to their split."""
     p, s = cfg.patch_size, cfg.scale
@@ -190,7 +207,7 @@ def _sample(
     total = sum(1 for bs in blocks.values() for b in bs if b.patches)
     with tqdm(total=total, desc="prepare: sampling", unit="block", disable=None) as bar:
         for pair in pairs:
-            with lr_reader(pair) as lr, hr_reader(pair, shifts[pair.index]) as hr:
+            with lr_reader(pair, sensor) as lr, hr_reader(pair, shifts[pair.index]) as hr:
                 for b in blocks[pair.index]:
                     if not b.patches:
                         continue

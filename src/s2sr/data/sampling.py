@@ -10,12 +10,12 @@ full-size blocks with the most valid LR pixels first.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 from rasterio.windows import Window
 
 from s2sr.data.config import PrepareConfig
-from s2sr.io.raster import read_pixels, valid_mask
 
 REJECT_REASONS = ("nodata", "bright", "low_texture")
 
@@ -39,12 +39,14 @@ def cut_blocks(window: Window, size: int) -> list[Block]:
     ]
 
 
-def measure_valid(blocks: list[Block], ds: object, bands: list[int]) -> None:
+class ValidityReader(Protocol):
+    def valid_fraction(self, window: Window) -> float: ...
+
+
+def measure_valid(blocks: list[Block], reader: ValidityReader) -> None:
     """Fraction of valid LR pixels per block, from a decimated read (cheap)."""
     for b in blocks:
-        h, w = int(b.window.height), int(b.window.width)
-        small = read_pixels(ds, bands, window=b.window, out_shape=(len(bands), min(h, 16), min(w, 16)))
-        b.valid = float(valid_mask(small, ds.nodata).mean())  # type: ignore[attr-defined]
+        b.valid = reader.valid_fraction(b.window)
 
 
 def assign_splits(blocks: list[Block], cfg: PrepareConfig, rng: np.random.Generator) -> None:
