@@ -7,7 +7,8 @@ A bundle file (``*.pt``) is a ``torch.save`` of a plain dict (loaded with
     arch, arch_kwargs            -> s2sr.archs.build_arch(arch, **arch_kwargs)
     scale, bands (names)
     norm: {"mean": [...], "std": [...]}   per band, in input units (e.g. reflectance x 10000)
-    input_dtype, input_res       dtype and pixel size (m) of the training LR data
+    input_dtype, input_res       dtype and pixel size (m) of the images the model is for
+    input_stats                  per-band percentiles (p01, p50, p99) of the training input
     sensor: SensorModel.to_dict()
     train_config, provenance, metrics     free-form dicts (JSON-able)
     version                      s2sr version that wrote it
@@ -52,6 +53,7 @@ class ModelBundle:
     sensor: SensorModel
     input_dtype: str = "uint16"
     input_res: float | None = None
+    input_stats: dict[str, Any] = field(default_factory=dict)
     train_config: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -114,6 +116,7 @@ class ModelBundle:
             "norm": {"mean": [float(v) for v in self.mean], "std": [float(v) for v in self.std]},
             "input_dtype": self.input_dtype,
             "input_res": self.input_res,
+            "input_stats": self.input_stats,
             "sensor": self.sensor.to_dict(),
             "train_config": self.train_config,
             "provenance": self.provenance,
@@ -157,6 +160,7 @@ def bundle_from_dict(d: dict[str, Any], path: str = "<memory>", device: str = "c
         sensor=SensorModel.from_dict(d.get("sensor") or {"scale": d["scale"]}),
         input_dtype=d.get("input_dtype", "uint16"),
         input_res=d.get("input_res"),
+        input_stats=d.get("input_stats") or {},
         train_config=d.get("train_config") or {},
         provenance=d.get("provenance") or {},
         metrics=d.get("metrics") or {},

@@ -3,6 +3,7 @@
 - ``pixel_loss``: L1 or Charbonnier (sqrt(d^2 + eps^2), a smooth L1).
 - ``ssim_loss``: 1 - SSIM (11x11 Gaussian window, sigma 1.5, per band).
 - ``gradient_loss``: L1 between horizontal and vertical finite differences.
+- ``spectral_loss``: 1 - cos(spectral angle) between SR and HR pixels, in input units.
 - ``consistency_loss``: L1 between ``sensor.degrade_torch(SR)`` and the LR input.
 - ``adversarial_losses``: relativistic average GAN (RaGAN, as in ESRGAN) with
   binary cross-entropy on logits, or least-squares GAN (LSGAN, targets 1/0).
@@ -72,6 +73,18 @@ def gradient_loss(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
 
     (sx, sy), (hx, hy) = grads(sr), grads(hr)
     return (sx - hx).abs().mean() + (sy - hy).abs().mean()
+
+
+def spectral_loss(sr: torch.Tensor, hr: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """Mean ``1 - cos`` of the spectral angle between SR and HR pixel vectors, in input units
+    (normalised tensors are mapped back with the per-band ``mean``/``std``, shape (1, C, 1, 1)).
+
+    ``1 - cos`` is smooth where the angle is 0 (the angle itself has an infinite gradient there)
+    and equals angle^2 / 2 for small angles; x1000 keeps it on the scale of the pixel loss.
+    """
+    a, b = sr.float() * std + mean, hr.float() * std + mean
+    cos = (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1)).clamp_min(1e-6)
+    return 1000.0 * (1.0 - cos).mean()
 
 
 def consistency_loss(sr: torch.Tensor, lr: torch.Tensor, sensor: SensorModel) -> torch.Tensor:

@@ -43,7 +43,7 @@ def make_bundle(arch: str, arch_kwargs: dict[str, Any], module: nn.Module, info:
     return ModelBundle(
         arch=arch, arch_kwargs=dict(arch_kwargs), scale=info.scale, bands=list(info.bands),
         mean=np.asarray(mean, np.float32), std=np.asarray(std, np.float32), module=m,
-        sensor=info.sensor, input_dtype=info.input_dtype, input_res=info.lr_res,
+        sensor=info.sensor, input_dtype=info.input_dtype, input_res=info.lr_res, input_stats=dict(info.input_stats),
         train_config=train_config, provenance=provenance, metrics=dict(metrics),
         version=__version__,
     )

@@ -65,6 +65,7 @@ class LossCfg(_Strict):
     ssim_weight: float = Field(default=0.0, ge=0)
     gradient_weight: float = Field(default=0.0, ge=0)
     consistency_weight: float = Field(default=0.0, ge=0)
+    spectral_weight: float = Field(default=0.0, ge=0)  # 1 - cos(spectral angle), x1000, input units
     perceptual_weight: float = Field(default=0.0, ge=0)
     perceptual_weights: str | None = None
 
@@ -96,6 +97,8 @@ class RunCfg(_Strict):
     minutes: float | None = Field(default=None, gt=0)
     ema_decay: float | None = Field(default=0.999, ge=0, lt=1)
     augment: bool = True
+    crop: int | None = Field(default=None, gt=0)  # train on random crops of this many LR px
+    threads: int | None = Field(default=None, gt=0)  # torch CPU threads (None: torch's default)
     val_every: int = Field(default=200, gt=0)
     val_patches: int = Field(default=256, gt=0)
     log_every: int = Field(default=10, gt=0)

@@ -40,6 +40,17 @@ def norm_stats(split: SplitReader, max_patches: int, seed: int) -> tuple[np.ndar
     return mean.astype(np.float32), std.astype(np.float32)
 
 
+def input_stats(split: SplitReader, max_patches: int, seed: int) -> dict[str, list[float]]:
+    """Per-band percentiles (1, 50, 99) of the training LR input, in input units: what ``apply``
+    compares a new image against (another scaling, bit depth or band order shows there)."""
+    n = len(split)
+    idx = np.sort(np.random.default_rng([seed, 8]).permutation(n)[:max_patches])
+    c = len(split.bands)
+    px = np.concatenate([np.asarray(split.lr[i], np.float32).reshape(c, -1) for i in idx], axis=1)
+    p01, p50, p99 = np.percentile(px, [1, 50, 99], axis=1)
+    return {"p01": [float(v) for v in p01], "p50": [float(v) for v in p50], "p99": [float(v) for v in p99]}
+
+
 def batch_indices(n: int, batch: int, step: int, seed: int) -> np.ndarray:
     """Indices of the batch at ``step`` (pure function of its arguments)."""
     pos = step * batch + np.arange(batch)
@@ -62,17 +73,26 @@ class Batches:
     """Seeded, stateless batches of normalised (lr, hr) tensors from a split."""
 
     def __init__(self, split: SplitReader, batch: int, seed: int, mean: np.ndarray,
-                 std: np.ndarray, augment: bool) -> None:
+                 std: np.ndarray, augment: bool, crop: int | None = None) -> None:
         self.split, self.batch, self.seed, self.augment = split, batch, seed, augment
+        p = split.lr_patch
+        if crop is not None and crop > p:
+            raise InputError(f"{split.dir}: run.crop {crop} is larger than the stored patches ({p} LR px); "
+                             f"use crop <= {p} or re-run `s2sr prepare` with a larger --patch-size")
+        self.crop = crop if crop is not None and crop < p else None
         self.mean = mean.reshape(1, -1, 1, 1).astype(np.float32)
         self.std = std.reshape(1, -1, 1, 1).astype(np.float32)
 
     def get(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         idx = batch_indices(len(self.split), self.batch, step, self.seed)
         ops = np.random.default_rng([self.seed, step, 1]).integers(0, 8, len(idx))
+        offsets = self._offsets(step, len(idx))
         lrs, hrs = [], []
-        for i, op in zip(idx, ops, strict=True):
+        for i, op, (r, c) in zip(idx, ops, offsets, strict=True):
             lr, hr = np.asarray(self.split.lr[i]), np.asarray(self.split.hr[i])
+            if self.crop is not None:
+                k, s = self.crop, self.split.scale
+                lr, hr = lr[:, r:r + k, c:c + k], hr[:, r * s:(r + k) * s, c * s:(c + k) * s]
             if self.augment:
                 lr, hr = dihedral(lr, int(op)), dihedral(hr, int(op))
             lrs.append(lr)
@@ -80,6 +100,14 @@ class Batches:
         lr_b = (np.stack(lrs).astype(np.float32) - self.mean) / self.std
         hr_b = (np.stack(hrs).astype(np.float32) - self.mean) / self.std
         return torch.from_numpy(lr_b), torch.from_numpy(hr_b)
+
+    def _offsets(self, step: int, n: int) -> list[tuple[int, int]]:
+        """Top-left LR offsets of the random crops of the batch at ``step`` (seeded by (seed, step))."""
+        if self.crop is None:
+            return [(0, 0)] * n
+        hi = self.split.lr_patch - self.crop + 1
+        rc = np.random.default_rng([self.seed, step, 2]).integers(0, hi, (n, 2))
+        return [(int(r), int(c)) for r, c in rc]
 
 
 def open_train_val(ds: Dataset) -> tuple[SplitReader, SplitReader]:

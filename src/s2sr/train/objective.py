@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from s2sr import losses as L
@@ -12,8 +13,12 @@ from s2sr.train.config import LossCfg
 class GeneratorLoss:
     """Weighted sum of the configured losses; returns (total, parts)."""
 
-    def __init__(self, cfg: LossCfg, sensor: SensorModel) -> None:
+    def __init__(self, cfg: LossCfg, sensor: SensorModel, mean: np.ndarray | None = None,
+                 std: np.ndarray | None = None) -> None:
         self.cfg, self.sensor = cfg, sensor
+        c = 1 if mean is None else len(mean)
+        self.mean = torch.as_tensor(np.zeros(c) if mean is None else mean, dtype=torch.float32).view(1, -1, 1, 1)
+        self.std = torch.as_tensor(np.ones(c) if std is None else std, dtype=torch.float32).view(1, -1, 1, 1)
         self.perceptual = (L.PerceptualLoss(cfg.perceptual_weights or "")
                            if cfg.perceptual_weight > 0 else None)
 
@@ -27,6 +32,9 @@ class GeneratorLoss:
             terms["gradient"] = c.gradient_weight * L.gradient_loss(sr, hr)
         if c.consistency_weight:
             terms["consistency"] = c.consistency_weight * L.consistency_loss(sr, lr, self.sensor)
+        if c.spectral_weight:
+            m, s = self.mean.to(sr.device), self.std.to(sr.device)
+            terms["spectral"] = c.spectral_weight * L.spectral_loss(sr, hr, m, s)
         if self.perceptual is not None:
             terms["perceptual"] = c.perceptual_weight * self.perceptual(sr, hr)
         total = torch.stack(list(terms.values())).sum()

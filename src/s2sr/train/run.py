@@ -29,7 +29,7 @@ from s2sr.errors import ConfigError, OutputError
 from s2sr.io.atomic import atomic_file
 from s2sr.train import checkpoint as ck
 from s2sr.train.config import TrainConfig, resolve_config
-from s2sr.train.data import Batches, norm_stats, open_train_val
+from s2sr.train.data import Batches, input_stats, norm_stats, open_train_val
 from s2sr.train.device import pick_device, pick_precision
 from s2sr.train.metrics_log import MetricsLog
 from s2sr.train.trainer import Trainer
@@ -130,7 +130,10 @@ def train(data: Path | None, out: Path, config: TrainConfig | str | Path | None 
         mean, std = np.asarray(state["mean"], np.float32), np.asarray(state["std"], np.float32)
     with atomic_file(out / "config.json") as tmp:
         tmp.write_text(json.dumps(config.to_dict(), indent=2))
-    batches = Batches(tr, config.run.batch_size, config.run.seed, mean, std, config.run.augment)
+    info.input_stats = input_stats(tr, config.run.norm_patches, config.run.seed)
+    if config.run.threads:
+        torch.set_num_threads(config.run.threads)
+    batches = Batches(tr, config.run.batch_size, config.run.seed, mean, std, config.run.augment, config.run.crop)
     trainer = Trainer(config, info, batches, device, precision)
     if state is not None:
         trainer.load_state(state)

@@ -54,7 +54,7 @@ class Trainer:
             torch.manual_seed(cfg.run.seed + 1)
             self.D = DISCRIMINATORS[cfg.gan.discriminator](in_ch=len(info.bands), **cfg.gan.d_kwargs).to(device)
             self.opt_d = torch.optim.AdamW(self.D.parameters(), lr=cfg.gan.d_lr, betas=o.betas)
-        self.loss = GeneratorLoss(cfg.loss, info.sensor)
+        self.loss = GeneratorLoss(cfg.loss, info.sensor, batches.mean.ravel(), batches.std.ravel())
         self.step = 0
         self.best_psnr = -math.inf
         self.best_metrics: dict[str, Any] = {}
