@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from s2sr.grid import check_scale
 from s2sr.archs.consistency import ConsistencyLayer
+from s2sr.grid import check_scale
 
 
 def local_stats(x: torch.Tensor, radius: int, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
