@@ -1,17 +1,21 @@
-"""Shared fixtures: seeded tiny rasters made on the fly, and the overridable shared-data path."""
+"""Shared fixtures: seeded tiny rasters and model bundles made on the fly, and the overridable
+shared-data path."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
 import rasterio
 from affine import Affine
 from rasterio.crs import CRS
+
+if TYPE_CHECKING:
+    from s2sr.bundle import ModelBundle
 
 SHARED_DATA_ENV = "S2SR_SHARED_DATA"
 
@@ -75,6 +79,47 @@ def make_raster(tmp_path: Path) -> MakeRaster:
         return path
 
     return _make
+
+
+def make_bundle(arch: str = "bicubic", scale: int = 4, *, mean: float = 1500.0, std: float = 700.0,
+                input_res: float | None = 10.0, metrics: dict[str, Any] | None = None, seed: int = 0,
+                **kw: Any) -> ModelBundle:
+    """The one test model factory: a 4-band (B2, B3, B4, B8) bundle of ``arch`` with seeded weights."""
+    import torch
+
+    from s2sr.archs import build_arch
+    from s2sr.bands import DEFAULT_BANDS
+    from s2sr.bundle import ModelBundle
+    from s2sr.sensor import SensorModel
+
+    torch.manual_seed(seed)
+    kwargs = {"in_ch": 4, "scale": scale, **kw}
+    return ModelBundle(arch=arch, arch_kwargs=kwargs, scale=scale, bands=list(DEFAULT_BANDS),
+                       mean=np.full(4, mean, np.float32), std=np.full(4, std, np.float32),
+                       module=build_arch(arch, **kwargs).eval(), sensor=SensorModel(scale), input_res=input_res,
+                       metrics=dict(metrics or {}))
+
+
+@pytest.fixture(scope="session")
+def bundle_factory() -> Callable[..., ModelBundle]:
+    """``bundle_factory(arch="bicubic", scale=4, mean=, std=, input_res=, metrics=, **arch_kwargs)``."""
+    return make_bundle
+
+
+@pytest.fixture
+def bicubic_pt(tmp_path: Path) -> Path:
+    """A saved bicubic x4 bundle (training resolution 10 m)."""
+    return make_bundle().save(tmp_path / "bicubic.pt")
+
+
+@pytest.fixture
+def bicubic_model(tmp_path: Path) -> Callable[[int], Path]:
+    """``bicubic_model(scale)``: a saved bicubic bundle of that scale (no training resolution)."""
+
+    def make(scale: int = 4) -> Path:
+        return make_bundle(scale=scale, mean=0.0, std=1000.0, input_res=None).save(tmp_path / f"bicubic_x{scale}.pt")
+
+    return make
 
 
 @pytest.fixture

@@ -9,9 +9,7 @@ import pytest
 import rasterio
 import torch
 
-from s2sr.archs import build_arch
-from s2sr.bundle import ModelBundle, load_model
-from s2sr.sensor import SensorModel
+from s2sr.bundle import load_model
 
 pytestmark = [
     pytest.mark.gpu,
@@ -19,17 +17,8 @@ pytestmark = [
 ]
 
 
-def _light_bundle(path: Path) -> Path:
-    torch.manual_seed(0)
-    kw = {"in_ch": 4, "scale": 4}
-    return ModelBundle(arch="light", arch_kwargs=kw, scale=4, bands=["B2", "B3", "B4", "B8"],
-                       mean=np.full(4, 1500, np.float32), std=np.full(4, 700, np.float32),
-                       module=build_arch("light", **kw).eval(), sensor=SensorModel(4),
-                       input_res=10.0).save(path)
-
-
-def test_predict_on_cuda_equals_cpu(tmp_path: Path) -> None:
-    p = _light_bundle(tmp_path / "m.pt")
+def test_predict_on_cuda_equals_cpu(tmp_path: Path, bundle_factory) -> None:
+    p = bundle_factory("light").save(tmp_path / "m.pt")
     lr = np.random.default_rng(0).integers(300, 4000, (4, 40, 52)).astype(np.uint16)
     cpu = load_model(p).predict(lr)
     gpu = load_model(p, device="cuda").predict(lr)
@@ -37,10 +26,10 @@ def test_predict_on_cuda_equals_cpu(tmp_path: Path) -> None:
     np.testing.assert_allclose(gpu, cpu, rtol=0, atol=0.5)  # input units (reflectance x 10000)
 
 
-def test_apply_on_cuda_equals_cpu(tmp_path: Path, make_raster) -> None:
+def test_apply_on_cuda_equals_cpu(tmp_path: Path, make_raster, bundle_factory) -> None:
     from s2sr.infer.apply import ApplyConfig, apply_model
 
-    p = _light_bundle(tmp_path / "m.pt")
+    p = bundle_factory("light").save(tmp_path / "m.pt")
     src = make_raster("in.tif", shape=(4, 70, 90), nodata=None)
     apply_model(p, src, tmp_path / "cpu.tif", ApplyConfig(tile=32, progress=False))
     apply_model(p, src, tmp_path / "gpu.tif", ApplyConfig(tile=32, device="cuda", progress=False))

@@ -140,7 +140,7 @@ def test_cli_degrade_then_evaluate_pair(make_raster, bicubic_model, tmp_path, ca
 
 
 @pytest.mark.parametrize("missing", ["test"])
-def test_load_split_messages(tmp_path, missing) -> None:
+def test_split_areas_messages(tmp_path, missing) -> None:
     from s2sr.data.dataset import open_dataset
     from s2sr.errors import InputError
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +17,12 @@ import rasterio
 from affine import Affine
 from rasterio.warp import transform_geom
 
+from s2sr.bands import DEFAULT_BANDS
+
 CRS = "EPSG:32631"
 ORIGIN = (500000.0, 4600000.0)
 SR_RES, SCALE, SR_SIZE = 2.5, 4, 512
 NODATA_COLS = 64  # SR columns 0..63 (LR 0..15) are nodata: a 160 m strip on the west edge
-BANDS = ("B2", "B3", "B4", "B8")
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def write_cog(path: Path, data: np.ndarray, res: float) -> Path:
                        dtype="uint16", crs=CRS, nodata=0, blocksize=256,
                        transform=Affine(res, 0, ORIGIN[0], 0, -res, ORIGIN[1])) as ds:
         ds.write(data)
-        ds.descriptions = BANDS[: data.shape[0]]
+        ds.descriptions = DEFAULT_BANDS[: data.shape[0]]
     return path
 
 
@@ -69,26 +70,14 @@ def write_footprint(path: Path) -> Path:
     return path
 
 
-def write_model(path: Path) -> Path:
-    from s2sr.archs import build_arch
-    from s2sr.bundle import ModelBundle
-    from s2sr.sensor import SensorModel
-
-    ModelBundle(arch="bicubic", arch_kwargs={"in_ch": 4, "scale": 4}, scale=4, bands=list(BANDS),
-                mean=np.zeros(4, np.float32), std=np.ones(4, np.float32) * 1000,
-                module=build_arch("bicubic", in_ch=4, scale=4), sensor=SensorModel(4), input_res=10.0,
-                metrics={"val_psnr": 31.5, "bicubic_psnr": 30.25, "val_sam": 2.0, "bicubic_sam": 1.5,
-                         "steps": 100}).save(path)
-    return path
-
-
 @pytest.fixture(scope="session")
-def serve_data(tmp_path_factory: pytest.TempPathFactory) -> ServeData:
+def serve_data(tmp_path_factory: pytest.TempPathFactory, bundle_factory: Callable[..., Any]) -> ServeData:
     d = tmp_path_factory.mktemp("serve")
     sr = _field(7)
     sr[:, :, :NODATA_COLS] = 0
     lr = sr.reshape(4, SR_SIZE // SCALE, SCALE, SR_SIZE // SCALE, SCALE).mean(axis=(2, 4)).round().astype(np.uint16)
-    model = write_model(d / "best.pt")
+    model = bundle_factory(mean=0.0, std=1000.0, metrics={
+        "val_psnr": 31.5, "bicubic_psnr": 30.25, "val_sam": 2.0, "bicubic_sam": 1.5, "steps": 100}).save(d / "best.pt")
     card = d / "MODEL_CARD.md"
     card.write_text("# Model card\n\nbicubic test bundle <script>alert(1)</script>\n")
     return ServeData(sr=write_cog(d / "sr.tif", sr, SR_RES), lr=write_cog(d / "lr.tif", lr, SR_RES * SCALE),

@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
+from s2sr.bands import DEFAULT_BANDS
 from s2sr.data.manifest import Manifest, SensorRecord, write_manifest
 from s2sr.data.store import StoreWriter
 from s2sr.sensor import SensorModel
-
-BANDS = ["B2", "B3", "B4", "B8"]
 
 
 def hr_scene(rng: np.random.Generator, bands: int, size: int) -> np.ndarray:
@@ -33,7 +32,7 @@ def hr_scene(rng: np.random.Generator, bands: int, size: int) -> np.ndarray:
 def write_store(root: Path, *, n_train: int = 32, n_val: int = 8, lr_patch: int = 8, scale: int = 2,
                 bands: list[str] | None = None, seed: int = 0, mtf: float = 0.3,
                 prepare_json: bool = True) -> Path:
-    bands = bands or BANDS
+    bands = bands or list(DEFAULT_BANDS)
     rng = np.random.default_rng(seed)
     sensor = SensorModel(scale, mtf)
     hp = lr_patch * scale

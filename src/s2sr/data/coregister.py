@@ -15,12 +15,13 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 from rasterio.windows import Window
 
 from s2sr.data.config import PrepareConfig
-from s2sr.data.pairs import HRReader, LRReader, Pair
+from s2sr.data.pairs import HRReader, Pair
 from s2sr.sensor import SensorModel
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,13 @@ def _refine(cross: np.ndarray, dy: float, dx: float, step: float, half: float) -
     return float(ys[iy]), float(xs[ix])
 
 
-def pick_windows(pair: Pair, cfg: PrepareConfig, lr: LRReader, margin: int) -> list[WindowSample]:
+class LRWindows(Protocol):
+    """What co-registration reads LR windows with (a file's, or a Wald pair's made on the fly)."""
+
+    def read(self, window: Window) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def pick_windows(pair: Pair, cfg: PrepareConfig, lr: LRWindows, margin: int) -> list[WindowSample]:
     """Up to ``cfg.coreg_windows`` fully valid, cloud-free, textured LR windows, spread over the overlap."""
     ow = pair.window
     size = min(cfg.coreg_window, int(ow.width) - 2 * margin, int(ow.height) - 2 * margin)

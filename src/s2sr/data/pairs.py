@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from rasterio.crs import CRS
-from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from s2sr.bands import DEFAULT_BANDS
@@ -70,15 +69,6 @@ class Pair:
     @property
     def lr_res(self) -> float:
         return self.lr.res[0]
-
-    @property
-    def hr_res(self) -> float:
-        """HR pixel size in LR CRS units."""
-        return self.warp.hr_res
-
-    @property
-    def resampling(self) -> Resampling:
-        return self.warp.resampling
 
     def warn(self, msg: str) -> None:
         self.warnings.append(msg)

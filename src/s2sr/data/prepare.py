@@ -142,7 +142,7 @@ def _record(pair: Pair, shift: ShiftReport, harm: HarmonisationReport) -> PairRe
     return PairRecord(
         lr=pair.lr.path, hr=pair.hr.path, lr_bands=pair.lr_bands, hr_bands=pair.hr_bands,
         crs_wkt=crs.to_wkt() if crs else None, epsg=crs.to_epsg() if crs else None,
-        lr_res=pair.lr_res, hr_res=pair.hr_res, hr_resampling=pair.resampling.name,
+        lr_res=pair.lr_res, hr_res=pair.warp.hr_res, hr_resampling=pair.warp.resampling.name,
         lr_transform=list(pair.lr.grid.transform)[:6], lr_size=(pair.lr.width, pair.lr.height),
         shift_lr_px=shift, harmonisation=harm,
         overlap_window=WindowRecord(col_off=int(w.col_off), row_off=int(w.row_off), width=int(w.width),

@@ -62,7 +62,7 @@ class WaldLRReader:
         r1, c1 = r0 + int(window.height) * s, c0 + int(window.width) * s
         a, b = max(0, r0 - m), min(fine.height, r1 + m)
         c, d = max(0, c0 - m), min(fine.width, c1 + m)
-        raw = read_pixels(self.ds, self.pair.hr_bands, window=Window(c, a, d - c, b - a))  # type: ignore[arg-type]
+        raw = read_pixels(self.ds, self.pair.hr_bands, window=Window(c, a, d - c, b - a))
         ok = valid_mask(raw, self.pair.hr.nodata)
         pads = ((a - (r0 - m), (r1 + m) - b), (c - (c0 - m), (c1 + m) - d))
         hr = np.pad(raw.astype(np.float64), ((0, 0), *pads), mode="reflect")
@@ -81,6 +81,6 @@ class WaldLRReader:
         s = self.sensor.scale
         w = Window(int(window.col_off) * s, int(window.row_off) * s, int(window.width) * s, int(window.height) * s)
         h, wd = int(w.height), int(w.width)
-        small = read_pixels(self.ds, self.pair.hr_bands, window=w,  # type: ignore[arg-type]
+        small = read_pixels(self.ds, self.pair.hr_bands, window=w,
                             out_shape=(len(self.pair.hr_bands), min(h, 16), min(wd, 16)))
         return float(valid_mask(small, self.pair.hr.nodata).mean())

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from rasterio.windows import transform as window_transform
 from tqdm import tqdm
 
@@ -211,7 +212,7 @@ def _compute(lm: LoadedModel, job: TileJob, todo: list[Tile], sink: PieceSink, o
 
 
 def _timed(predictor: Predictor, counts: _Counts) -> Predictor:
-    def run(x: Any) -> Any:
+    def run(x: np.ndarray) -> np.ndarray:
         t = time.perf_counter()
         y = predictor(x)
         counts.model_s += time.perf_counter() - t
