@@ -66,8 +66,10 @@ def score_opensr(scene: Scene, areas: SplitAreas | None, max_pixels: int, reflec
     else:
         t = scene.fine.transform @ Affine.translation(win.col_off, win.row_off)
         valid = ok & split_mask(areas, t, (ok.shape[0], ok.shape[1]))
-    if not valid.any():
-        return _skip(win, whole, "no valid pixel in the window")
+    b = params.border // s * s
+    scored = int(valid[b:-b, b:-b].sum()) if b else int(valid.sum())
+    if scored == 0:
+        return _skip(win, whole, "no valid pixel in the window inside its border")
     k = np.float32(1.0 / reflectance_scale)
     fill = np.array([np.mean(b[lr_ok]) if lr_ok.any() else 0.0 for b in lr], np.float32)[:, None, None]
     lr_r = np.where(lr_ok, lr, fill) * k
@@ -78,7 +80,7 @@ def score_opensr(scene: Scene, areas: SplitAreas | None, max_pixels: int, reflec
     if not whole:
         log.info("opensr-test scores on the centred window %s of the %dx%d fine grid", _win(win), W, H)
     return {"package": PACKAGE, "window": _win(win), "whole_scene": whole, "reflectance_scale": reflectance_scale,
-            "pixels": int(valid.sum()), "skipped": None, "methods": methods, "winners": opensr_winners(methods)}
+            "pixels": scored, "skipped": None, "methods": methods, "winners": opensr_winners(methods)}
 
 
 def opensr_winners(methods: dict[str, dict[str, float]]) -> dict[str, list[str]]:
