@@ -40,7 +40,7 @@ def test_strata_spread_on_a_dense_city_where_the_fixed_threshold_saturated(share
     old = np.array([(g[t["row_off"]:t["row_off"] + TILE, t["col_off"]:t["col_off"] + TILE] > fixed).mean()
                     for t in doc["tiles"]])
     assert old.min() > 0.85
-    assert np.ptp(dens) > 2 * np.ptp(old)  # measured 0.17 vs 0.07
+    assert np.ptp(dens) > 2 * np.ptp(old)  # measured 0.18 vs 0.06
     assert 0.3 < dens.mean() < 0.55  # about half the pixels are above the scene's median gradient
     sparse, dense = doc["strata"][0], doc["strata"][-1]
     assert dense["density_min"] > sparse["density_max"]

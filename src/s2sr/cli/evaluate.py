@@ -31,9 +31,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--strata", type=int, default=3, help="number of structure-density strata (default 3)")
     p.add_argument("--data-range", type=float, help="PSNR/SSIM peak in input units (default: per band 0.1-99.9%% range of the reference)")
     p.add_argument("--no-opensr", action="store_true", help="skip the opensr-test scores (reimplemented; docs/evaluate.md)")
-    p.add_argument("--opensr-max-pixels", type=int, default=8_388_608,
+    p.add_argument("--opensr-max-pixels", type=int, default=4_194_304,
                    help="opensr-test scores on the whole scene up to this many fine pixels, else on its centred "
-                        "window of that size (default 8388608)")
+                        "window of that size (default 4194304)")
     p.add_argument("--reflectance-scale", type=float, default=10000.0,
                    help="input value of reflectance 1 for the opensr-test scores (default 10000, Sentinel-2 L1C/L2A)")
     p.add_argument("--no-sr", action="store_true", help="do not keep sr.tif in the output directory")

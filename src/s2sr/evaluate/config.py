@@ -47,7 +47,7 @@ class EvalConfig(BaseModel):
     change_tol: float = Field(0.01, gt=0, lt=1)
     edge_quantile: float = Field(0.5, gt=0, lt=1)
     opensr: bool = True
-    opensr_max_pixels: int = Field(8_388_608, ge=1)
+    opensr_max_pixels: int = Field(4_194_304, ge=1)
     reflectance_scale: float = Field(10000.0, gt=0)
     align_reference: bool = True
     overwrite: bool = False
