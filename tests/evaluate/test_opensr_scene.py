@@ -137,3 +137,18 @@ def test_split_from_leaves_training_areas_out_of_the_means(make_raster, bicubic_
     o = json.loads(out.metrics_path.read_text())["opensr"]
     # the whole scene is harmonised, but only test pixels inside the 16-px border count: cols 16..64, rows 16..112
     assert o["whole_scene"] and o["pixels"] == 48 * 96
+
+
+def test_nodata_pixels_are_left_out(make_raster, bicubic_model, tmp_path) -> None:
+    data = smooth_image((4, 128, 128), 6)
+    data[:, 40:60, 40:80] = 0  # a nodata hole inside the scene
+    img = make_raster("img.tif", data=data, nodata=0)
+    res = evaluate(make_config(model=bicubic_model(4), wald=img, out=tmp_path / "ev", tile=64, progress=False,
+                               keep_sr=False))
+    doc = json.loads(res.metrics_path.read_text())
+    o = doc["opensr"]
+    assert o["pixels"] == 96 * 96 - 20 * 40  # the hole (aligned with LR blocks) is left out
+    for m in METHODS:
+        s = doc["methods"][m]["opensr"]
+        assert all(s[k] is not None and math.isfinite(s[k]) for k in SCORES if k != "spatial"), m
+        assert s["improvement"] + s["omission"] + s["hallucination"] == pytest.approx(1.0, abs=1e-9)
