@@ -10,7 +10,7 @@ import pytest
 import rasterio
 
 from s2sr.cli.main import main
-from s2sr.evaluate.config import make_config
+from s2sr.evaluate.config import make_eval_config
 from s2sr.evaluate.opensr import SCORES, opensr_scores
 from s2sr.evaluate.opensr_scene import opensr_window, opensr_winners
 from s2sr.evaluate.run import evaluate
@@ -23,7 +23,7 @@ METHODS = {"model", "nearest", "bilinear", "bicubic", "lanczos"}
 @pytest.fixture
 def wald_eval(make_raster, bicubic_model, tmp_path):
     img = make_raster("img.tif", data=smooth_image((4, 128, 128), 11), nodata=None)
-    res = evaluate(make_config(model=bicubic_model(4), wald=img, out=tmp_path / "ev", tile=64, progress=False))
+    res = evaluate(make_eval_config(model=bicubic_model(4), wald=img, out=tmp_path / "ev", tile=16, progress=False))
     return res, json.loads(res.metrics_path.read_text())
 
 
@@ -80,12 +80,12 @@ def test_window_above_the_limit_is_centred_and_scale_aligned() -> None:
 
 def test_large_scene_uses_a_window_or_skips_with_a_reason(make_raster, bicubic_model, tmp_path) -> None:
     img = make_raster("img.tif", data=smooth_image((4, 128, 128), 3), nodata=None)
-    res = evaluate(make_config(model=bicubic_model(4), wald=img, out=tmp_path / "a", tile=64, progress=False,
+    res = evaluate(make_eval_config(model=bicubic_model(4), wald=img, out=tmp_path / "a", tile=16, progress=False,
                                opensr_max_pixels=80 * 80, keep_sr=False))
     o = json.loads(res.metrics_path.read_text())["opensr"]
     assert not o["whole_scene"] and o["window"] == [24, 24, 80, 80] and o["pixels"] == 48 * 48
     assert "centred window col 24, row 24, 80×80" in res.report_path.read_text()
-    res = evaluate(make_config(model=bicubic_model(4), wald=img, out=tmp_path / "b", tile=64, progress=False,
+    res = evaluate(make_eval_config(model=bicubic_model(4), wald=img, out=tmp_path / "b", tile=16, progress=False,
                                opensr_max_pixels=32 * 32, keep_sr=False))
     doc = json.loads(res.metrics_path.read_text())
     assert "too small for the 16-pixel border" in doc["opensr"]["skipped"]
@@ -97,12 +97,12 @@ def test_no_opensr_and_reflectance_scale_from_the_cli(make_raster, bicubic_model
     img = make_raster("img.tif", data=smooth_image((4, 96, 96), 8), nodata=None)
     model = str(bicubic_model(4))
     assert main(["-q", "evaluate", "--model", model, "--wald", str(img), "--out", str(tmp_path / "a"),
-                 "--tile", "48", "--no-opensr"]) == 0
+                 "--tile", "12", "--no-opensr"]) == 0
     assert "opensr" not in json.loads((tmp_path / "a" / "metrics.json").read_text())
     assert "opensr-test" not in capsys.readouterr().out
     for out, scale in (("b", "10000"), ("c", "1000")):
         assert main(["-q", "evaluate", "--model", model, "--wald", str(img), "--out", str(tmp_path / out),
-                     "--tile", "48", "--reflectance-scale", scale]) == 0
+                     "--tile", "12", "--reflectance-scale", scale]) == 0
     assert "opensr-test: model improvement" in capsys.readouterr().out
     b, c = (json.loads((tmp_path / o / "metrics.json").read_text())["methods"]["model"]["opensr"] for o in "bc")
     # L1 scores scale with the reflectance unit; angles and the fractional-difference classes do not
@@ -124,7 +124,7 @@ def test_split_from_leaves_training_areas_out_of_the_means(make_raster, bicubic_
 
     x0, y0, res = 500000.0, 4600000.0, 10.0
     img = make_raster("img.tif", data=smooth_image((4, 128, 128), 5), res=2.5, nodata=None, origin=(x0, y0))
-    res_ = evaluate(make_config(model=bicubic_model(4), wald=img, out=tmp_path / "w", tile=32, progress=False))
+    res_ = evaluate(make_eval_config(model=bicubic_model(4), wald=img, out=tmp_path / "w", tile=8, progress=False))
     lr, hr = res_.out / "wald" / "lr.tif", res_.out / "wald" / "hr.tif"
     for split, (c0, c1) in (("test", (0, 16)), ("train", (16, 32)), ("val", (0, 0))):
         w = StoreWriter(tmp_path / "prep", split, ["B2", "B3", "B4", "B8"], 16, 4)
@@ -132,7 +132,7 @@ def test_split_from_leaves_training_areas_out_of_the_means(make_raster, bicubic_
             w.add(np.zeros((4, 16, 16)), np.zeros((4, 64, 64)), {"id": 0, "pair": 0, "left": x0 + c0 * res,
                   "right": x0 + c1 * res, "top": y0, "bottom": y0 - 32 * res})
         w.close()
-    out = evaluate(make_config(model=bicubic_model(4), lr=lr, hr=hr, out=tmp_path / "ev", tile=32,
+    out = evaluate(make_eval_config(model=bicubic_model(4), lr=lr, hr=hr, out=tmp_path / "ev", tile=8,
                                split_from=tmp_path / "prep", progress=False))
     o = json.loads(out.metrics_path.read_text())["opensr"]
     # the whole scene is harmonised, but only test pixels inside the 16-px border count: cols 16..64, rows 16..112
@@ -143,7 +143,7 @@ def test_nodata_pixels_are_left_out(make_raster, bicubic_model, tmp_path) -> Non
     data = smooth_image((4, 128, 128), 6)
     data[:, 40:60, 40:80] = 0  # a nodata hole inside the scene
     img = make_raster("img.tif", data=data, nodata=0)
-    res = evaluate(make_config(model=bicubic_model(4), wald=img, out=tmp_path / "ev", tile=64, progress=False,
+    res = evaluate(make_eval_config(model=bicubic_model(4), wald=img, out=tmp_path / "ev", tile=16, progress=False,
                                keep_sr=False))
     doc = json.loads(res.metrics_path.read_text())
     o = doc["opensr"]

@@ -9,7 +9,7 @@ import pytest
 import rasterio
 from rasterio.windows import Window
 
-from s2sr.evaluate.config import make_config
+from s2sr.evaluate.config import make_eval_config
 from s2sr.evaluate.metrics import grad_mag
 from s2sr.evaluate.run import evaluate
 
@@ -30,7 +30,7 @@ def test_strata_spread_on_a_dense_city_where_the_fixed_threshold_saturated(share
     img = tmp_path / "beirut_centre.tif"
     with rasterio.open(img, "w", **prof) as out:
         out.write(data)
-    res = evaluate(make_config(model=bicubic_model(4), wald=img, out=tmp_path / "ev", tile=TILE, progress=False,
+    res = evaluate(make_eval_config(model=bicubic_model(4), wald=img, out=tmp_path / "ev", tile=TILE // 4, progress=False,
                                keep_sr=False))
     doc = json.loads(res.metrics_path.read_text())
     dens = np.array([t["density"] for t in doc["tiles"]])

@@ -54,7 +54,7 @@ def _two_textures(seed: int) -> np.ndarray:
 def test_strata_separate_dense_from_sparse_where_a_fixed_threshold_saturates(make_raster, bicubic_model,
                                                                              tmp_path) -> None:
     img = make_raster("img.tif", data=_two_textures(4), nodata=None)
-    res = evaluate(make_config(model=bicubic_model(4), wald=img, out=tmp_path / "ev", tile=32, opensr=False,
+    res = evaluate(make_eval_config(model=bicubic_model(4), wald=img, out=tmp_path / "ev", tile=8, opensr=False,
                                progress=False, keep_sr=False))
     doc = json.loads(res.metrics_path.read_text())
     # the previous rule (|grad| > 2 % of the mean data range) marked both halves as edges
