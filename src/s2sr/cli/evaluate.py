@@ -30,6 +30,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for --max-pixels tile draw (default 0)")
     p.add_argument("--strata", type=int, default=3, help="number of structure-density strata (default 3)")
     p.add_argument("--data-range", type=float, help="PSNR/SSIM peak in input units (default: per band 0.1-99.9%% range of the reference)")
+    p.add_argument("--no-opensr", action="store_true", help="skip the opensr-test scores (reimplemented; docs/evaluate.md)")
+    p.add_argument("--opensr-max-pixels", type=int, default=4_194_304,
+                   help="opensr-test scores on the whole scene up to this many fine pixels, else on its centred "
+                        "window of that size (default 4194304)")
+    p.add_argument("--reflectance-scale", type=float, default=10000.0,
+                   help="input value of reflectance 1 for the opensr-test scores (default 10000, Sentinel-2 L1C/L2A)")
     p.add_argument("--no-sr", action="store_true", help="do not keep sr.tif in the output directory")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out directory")
     p.set_defaults(func=run)
@@ -43,10 +49,15 @@ def run(args: argparse.Namespace) -> int:
         model=args.model, lr=args.lr, hr=args.hr, wald=args.wald, out=args.out, split_from=args.split_from,
         bands=band_list(args.bands), hr_bands=band_list(args.hr_bands, "--hr-bands"), tile=args.tile, max_pixels=args.max_pixels,
         seed=args.seed, n_strata=args.strata, data_range=args.data_range, keep_sr=not args.no_sr,
+        opensr=not args.no_opensr, opensr_max_pixels=args.opensr_max_pixels, reflectance_scale=args.reflectance_scale,
         overwrite=args.overwrite, progress=progress(args),
     )
     res = evaluate(cfg)
     m, b = res.methods["model"], res.methods["bicubic"]
+    if res.opensr:
+        o, ob = res.opensr["model"], res.opensr["bicubic"]
+        print(f"opensr-test: model improvement {o['improvement']:.3f} vs bicubic {ob['improvement']:.3f}, "
+              f"hallucination {o['hallucination']:.3f} vs {ob['hallucination']:.3f}")
     print(f"{res.report_path}: model PSNR {m['psnr']:.2f} dB vs bicubic {b['psnr']:.2f} dB, "
           f"SSIM {m['ssim']:.4f} vs {b['ssim']:.4f} ({res.pixels} pixels)")
     return 0

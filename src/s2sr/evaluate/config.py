@@ -20,7 +20,11 @@ class EvalConfig(BaseModel):
     ``apply``'s ``--tile``; it covers ``tile * scale`` fine pixels.
     ``max_pixels`` caps the scored pixels by drawing whole tiles at random (``seed``).
     ``data_range`` is the PSNR/SSIM peak in input units (default: estimated per band).
-    ``change_tol`` and ``edge_tol`` are fractions of the data range (see docs/evaluate.md).
+    ``change_tol`` is a fraction of the data range; ``edge_quantile`` is the quantile of the
+    scene's reference gradients above which a pixel counts as an edge (density strata).
+    ``opensr`` adds the opensr-test 1.3.3 scores (whole scene, or a centred window of at most
+    ``opensr_max_pixels`` fine pixels) on values divided by ``reflectance_scale``
+    (see docs/evaluate.md).
     ``align_reference``: with ``split_from``, apply prepare's recorded shift and gains to
     the reference (what the model was trained to produce).
     """
@@ -41,7 +45,10 @@ class EvalConfig(BaseModel):
     n_strata: int = Field(3, ge=1, le=10)
     data_range: float | None = Field(None, gt=0)
     change_tol: float = Field(0.01, gt=0, lt=1)
-    edge_tol: float = Field(0.02, gt=0, lt=1)
+    edge_quantile: float = Field(0.5, gt=0, lt=1)
+    opensr: bool = True
+    opensr_max_pixels: int = Field(4_194_304, ge=1)
+    reflectance_scale: float = Field(10000.0, gt=0)
     align_reference: bool = True
     overwrite: bool = False
     keep_sr: bool = True

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from s2sr.evaluate.metrics import DIRECTION
+from s2sr.evaluate.opensr import SCORE_DIRECTION, SCORES
 from s2sr.evaluate.score import MODEL
 
 LABELS = {
@@ -51,6 +52,11 @@ def _fmt(v: float | None) -> str:
     if math.isinf(v):
         return "∞"
     return f"{v:.4f}" if abs(v) < 10 else f"{v:.2f}"
+
+
+def _fmt_g(v: float | None) -> str:
+    """Four significant digits (opensr-test scores span 1e-4 .. 10)."""
+    return "–" if v is None or not math.isfinite(v) else f"{v:.4g}"
 
 
 def _better(metric: str, a: float, b: float) -> bool:
@@ -175,6 +181,36 @@ def crop_figure(crop: dict[str, Any], bands: list[str], scale: int) -> str:
     return _png(fig)
 
 
+OPENSR_LABELS = {"reflectance": "reflectance (L1)", "spectral": "spectral (SAD °)", "spatial": "spatial (LR px)",
+                 "synthesis": "synthesis (L1)", "improvement": "improvement", "omission": "omission",
+                 "hallucination": "hallucination"}
+
+
+def opensr_section(doc: dict[str, Any]) -> str:
+    """The opensr-test scores per method (winners marked), with the window they were computed on."""
+    o = doc.get("opensr")
+    if o is None:
+        return ""
+    x, y, w, h = o["window"]
+    where = "the whole scene" if o["whole_scene"] else f"the centred window col {x}, row {y}, {w}×{h} fine pixels"
+    head = "<h2>opensr-test scores</h2><p class='note'>opensr-test 1.3.3 with its default Config (formulas " \
+           "reimplemented in s2sr, checked against the package; see docs/evaluate.md), on reflectance " \
+           f"(values / {o.get('reflectance_scale', 10000):g}), over {where}. Synthesis measures the detail added " \
+           "(no better direction); ★ best.</p>"
+    if o.get("skipped"):
+        return head + f"<p>Skipped: {html.escape(o['skipped'])}</p>"
+    arrows = {"min": " ↓", "max": " ↑", "": ""}
+    cols = "".join(f"<th>{OPENSR_LABELS[k]}{arrows[SCORE_DIRECTION[k]]}</th>" for k in SCORES)
+    rows = []
+    for name, v in doc["methods"].items():
+        sc = v.get("opensr", {})
+        cells = "".join(
+            f'<td class="win">{_fmt_g(sc.get(k))} ★</td>' if name in o["winners"].get(k, []) else f"<td>{_fmt_g(sc.get(k))}</td>"
+            for k in SCORES)
+        rows.append(f'<tr><td class="name">{html.escape(name)}</td>{cells}</tr>')
+    return head + f"<table><tr><th>method</th>{cols}</tr>{''.join(rows)}</table>"
+
+
 def strata_table(doc: dict[str, Any]) -> str:
     keys = ["psnr", "ssim", "sam", "hf_corr", "improvement", "hallucination", "omission"]
     head = "".join(f"<th>{LABELS[k]}</th>" for k in keys)
@@ -201,10 +237,13 @@ def render(doc: dict[str, Any], crops: list[dict[str, Any]], bands: list[str]) -
         "<h2>Model vs baselines</h2><p class='note'>★ best of all methods; ✗ the model is worse than at least one "
         "baseline (hover for which). Baselines are GDAL resampling of the LR onto the same fine grid. "
         "Definitions: docs/evaluate.md.</p>",
-        metric_table(doc["methods"], doc["winners"]), versus_table(doc["methods"]),
+        metric_table(doc["methods"], doc["winners"]), versus_table(doc["methods"]), opensr_section(doc),
         "<h2>Per band</h2>", _img(band_chart(doc["methods"], bands, "psnr"), "PSNR per band"),
         _img(band_chart(doc["methods"], bands, "ssim"), "SSIM per band"),
-        "<h2>By structure density</h2>", strata_table(doc), _img(density_chart(doc), "metrics vs density"),
+        "<h2>By structure density</h2><p class='note'>Edge density of a tile: share of its pixels whose "
+        f"reference gradient is at least {doc['edge_threshold']:.4g} per pixel, the scene's "
+        f"{100 * cfg['edge_quantile']:g}th percentile gradient.</p>",
+        strata_table(doc), _img(density_chart(doc), "metrics vs density"),
         "<h2>Crops</h2><p class='note'>Chosen automatically: best, median and worst tiles by model PSNR gain over bicubic.</p>",
     ]
     for c in crops:

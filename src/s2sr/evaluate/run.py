@@ -22,9 +22,16 @@ from s2sr.data.dataset import Alignment, SplitAreas, open_dataset
 from s2sr.errors import InputError
 from s2sr.evaluate.config import EvalConfig
 from s2sr.evaluate.metrics import DIRECTION, summarise
+from s2sr.evaluate.opensr_scene import score_opensr
 from s2sr.evaluate.scene import Scene
 from s2sr.evaluate.score import MODEL, TileRecord, plan_tiles, score_scene, tile_arrays, total
-from s2sr.evaluate.stratify import assign_strata, strata_edges, stratum_names
+from s2sr.evaluate.stratify import (
+    assign_strata,
+    edge_threshold,
+    strata_edges,
+    stratum_names,
+    tile_density,
+)
 from s2sr.io.atomic import atomic_dir
 from s2sr.io.raster import parse_bands, read_info, read_pixels, valid_mask
 
@@ -42,6 +49,7 @@ class EvalResult:
     methods: dict[str, dict[str, float]]
     pixels: int
     strata: list[dict[str, Any]] = field(default_factory=list)
+    opensr: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -89,10 +97,12 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
                 raise InputError(f"{cfg.split_from or lr_path}: no tile to score (no test patch overlaps the LR image); check --split-from")
             mean_l = float(np.mean(L))
             records = score_scene(scene, tiles, bundle.sensor, L, cfg.change_tol * mean_l,
-                                  cfg.edge_tol * mean_l, areas, cfg.progress)
+                                  mean_l, areas, cfg.progress)
             if not records:
                 raise InputError(f"{lr_path}: no valid pixel to score (nodata everywhere or outside the test split)")
             doc = _document(cfg, bundle, L, records)
+            if cfg.opensr:
+                _add_opensr(doc, score_opensr(scene, areas, cfg.opensr_max_pixels, cfg.reflectance_scale))
             doc["reference_alignment"] = align.to_dict()
             crops = _crops(scene, records, L, doc, areas)
         finally:
@@ -103,9 +113,17 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
         write_report(tmp / "report.html", doc, crops, bundle.bands)
     out = Path(cfg.out)
     methods = {k: v["overall"] for k, v in doc["methods"].items()}
+    opensr = {k: v["opensr"] for k, v in doc["methods"].items() if "opensr" in v}
     log.info("evaluation written to %s (%d pixels)", out, doc["pixels"])
     return EvalResult(out, out / "metrics.json", out / "report.html", out / "sr.tif" if cfg.keep_sr else None,
-                      methods, doc["pixels"], doc["strata"])
+                      methods, doc["pixels"], doc["strata"], opensr)
+
+
+def _add_opensr(doc: dict[str, Any], res: dict[str, Any]) -> None:
+    """Scores per method into ``doc["methods"][m]["opensr"]``; window and winners into ``doc["opensr"]``."""
+    for m, scores in res.pop("methods").items():
+        doc["methods"][m]["opensr"] = scores
+    doc["opensr"] = res
 
 
 def _bands(spec: list[int] | None, count: int, path: Path, n_model: int, names: list[str], option: str) -> list[int]:
@@ -169,6 +187,9 @@ def _summ(records: list[TileRecord], L: np.ndarray, scale: int) -> dict[str, Any
 
 def _document(cfg: EvalConfig, bundle, L: np.ndarray, records: list[TileRecord]) -> dict[str, Any]:
     methods = _summ(records, L, bundle.scale)
+    k, threshold = edge_threshold([r.grad_hist for r in records], cfg.edge_quantile, float(np.mean(L)))
+    for r in records:
+        r.density = tile_density(r.grad_hist, k)
     dens = [r.density for r in records]
     edges = strata_edges(dens, cfg.n_strata)
     idx = assign_strata(dens, edges)
@@ -194,7 +215,7 @@ def _document(cfg: EvalConfig, bundle, L: np.ndarray, records: list[TileRecord])
         "bands": list(bundle.bands), "model": {"arch": bundle.arch, "path": str(cfg.model)},
         "sensor": bundle.sensor.to_dict(), "data_range": [float(x) for x in L],
         "pixels": sum(r.pixels for r in records), "methods": methods, "winners": winners(methods),
-        "strata": strata, "tiles": tiles,
+        "edge_threshold": threshold, "strata": strata, "tiles": tiles,
     }
 
 

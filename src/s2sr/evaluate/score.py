@@ -15,7 +15,7 @@ from s2sr.evaluate.baselines import BASELINE_MARGIN, BASELINES, resample
 from s2sr.evaluate.metrics import Stats, tile_stats
 from s2sr.evaluate.scene import Scene
 from s2sr.evaluate.split import split_mask
-from s2sr.evaluate.stratify import edge_density
+from s2sr.evaluate.stratify import gradient_histogram
 from s2sr.grid import clip_window
 from s2sr.sensor import SensorModel, area_downsample
 
@@ -24,11 +24,15 @@ MODEL = "model"
 
 @dataclass
 class TileRecord:
-    """One scored tile: its core window on the fine grid, structure density, statistics."""
+    """One scored tile: its core window on the fine grid, gradient histogram, statistics.
+
+    ``density`` (edge density relative to the scene) is set once all tiles are scored.
+    """
 
     window: Window
-    density: float
+    grad_hist: np.ndarray
     stats: dict[str, Stats] = field(default_factory=dict)
+    density: float = math.nan
 
     @property
     def pixels(self) -> int:
@@ -95,7 +99,7 @@ def read_scene_tile(scene: Scene, outer: Window) -> tuple[np.ndarray, np.ndarray
 
 
 def score_tile(scene: Scene, core: Window, sensor: SensorModel, L: np.ndarray, tol: float,
-               edge_tol: float, areas: SplitAreas | None, m: int) -> TileRecord | None:
+               grad_unit: float, areas: SplitAreas | None, m: int) -> TileRecord | None:
     """Statistics of every method on one tile, or None when nothing there can be scored."""
     outer = _outer(scene, core, m)
     lr, lr_ok, ref, ok, preds = read_scene_tile(scene, outer)
@@ -108,7 +112,7 @@ def score_tile(scene: Scene, core: Window, sensor: SensorModel, L: np.ndarray, t
     if not mask.any():
         return None
     lr_mask = (area_downsample(mask.astype(np.float32), scene.scale) >= 1.0) & lr_ok
-    rec = TileRecord(core, edge_density(ref, mask, edge_tol))
+    rec = TileRecord(core, gradient_histogram(ref, mask, grad_unit))
     for name, pred in preds.items():
         rec.stats[name] = tile_stats(pred, ref, mask, L, sensor=sensor, lr=np.nan_to_num(lr),
                                      lr_mask=lr_mask, bicubic=preds["bicubic"], tol=tol)
@@ -116,12 +120,12 @@ def score_tile(scene: Scene, core: Window, sensor: SensorModel, L: np.ndarray, t
 
 
 def score_scene(scene: Scene, tiles: list[Window], sensor: SensorModel, L: np.ndarray, tol: float,
-                edge_tol: float, areas: SplitAreas | None, progress: bool = True) -> list[TileRecord]:
+                grad_unit: float, areas: SplitAreas | None, progress: bool = True) -> list[TileRecord]:
     """Score all ``tiles``; returns the records of tiles with scored pixels."""
     m = tile_margin(sensor)
     out = []
     for w in tqdm(tiles, desc="evaluate", unit="tile", disable=not progress, leave=False):
-        rec = score_tile(scene, w, sensor, L, tol, edge_tol, areas, m)
+        rec = score_tile(scene, w, sensor, L, tol, grad_unit, areas, m)
         if rec is not None:
             out.append(rec)
     return out

@@ -1,9 +1,14 @@
-"""Structure density of reference tiles and strata by its quantiles.
+"""Structure density of reference tiles, relative to the scene, and strata by its quantiles.
 
-Edge density of a tile = fraction of its scored pixels where the Sobel gradient
-magnitude of the band-mean reference exceeds ``edge_tol`` (input units per pixel).
-Tiles are split into ``n`` strata at the density quantiles, so dense areas (small
-buildings, field boundaries) get their own row instead of vanishing in the mean.
+Gradient g = Sobel magnitude of the band-mean reference (input units per pixel). Each tile
+keeps a histogram of g over its scored pixels on fixed log-spaced bins (100 per decade,
+from 1e-6 to 10 times ``unit``, the mean data range), so the scene needs no second pass and
+memory stays bounded. After all tiles are scored, the scene's edge threshold ``t`` is the
+first bin edge at or above the ``q``-quantile of g over all scored pixels (default the
+median), and a tile's **edge density** is the fraction of its scored pixels with g >= t.
+A fixed threshold marks nearly every pixel of a dense city as an edge; a threshold relative
+to the scene keeps tiles apart (built-up blocks vs water, parks, large roofs). Tiles are
+split into ``n`` strata at the density quantiles, so dense areas get their own row.
 """
 
 from __future__ import annotations
@@ -12,14 +17,42 @@ import numpy as np
 
 from s2sr.evaluate.metrics import grad_mag
 
+DECADES = (-6, 1)  # bin range, as powers of ten times the unit
+PER_DECADE = 100
 
-def edge_density(ref: np.ndarray, mask: np.ndarray, edge_tol: float) -> float:
-    """Fraction of ``mask`` pixels of (C, H, W) ``ref`` with |grad(mean over bands)| > edge_tol."""
+
+def _edges(unit: float) -> np.ndarray:
+    n = (DECADES[1] - DECADES[0]) * PER_DECADE
+    return unit * np.logspace(DECADES[0], DECADES[1], n + 1)
+
+
+def gradient_histogram(ref: np.ndarray, mask: np.ndarray, unit: float) -> np.ndarray:
+    """Counts of |grad(band mean of (C, H, W) ``ref``)| over ``mask`` in the bins of ``unit``.
+
+    Bin 0 holds g < unit * 1e-6, bin i (1..n) holds edges[i-1] <= g < edges[i], the last
+    bin g >= 10 * unit.
+    """
     m = mask.astype(bool)
-    if not m.any():
-        return float("nan")
-    g = grad_mag(np.nan_to_num(ref).mean(axis=0, keepdims=True))[0]
-    return float(np.mean(g[m] > edge_tol))
+    g = grad_mag(np.nan_to_num(ref).mean(axis=0, keepdims=True))[0][m]
+    idx = np.searchsorted(_edges(unit), g, side="right")
+    return np.bincount(idx, minlength=len(_edges(unit)) + 1).astype(np.int64)
+
+
+def edge_threshold(hists: list[np.ndarray], q: float, unit: float) -> tuple[int, float]:
+    """(bin k, threshold t): pixels in bins > k have g >= t, t the first bin edge at or above the q-quantile."""
+    total = np.sum(hists, axis=0)
+    n = int(total.sum())
+    if n == 0:
+        raise ValueError("no scored pixel to set an edge threshold")
+    k = int(np.searchsorted(np.cumsum(total), q * n, side="left"))
+    edges = _edges(unit)
+    return k, float(edges[k]) if k < len(edges) else float("inf")
+
+
+def tile_density(hist: np.ndarray, k: int) -> float:
+    """Fraction of a tile's pixels above threshold bin ``k`` (NaN for an empty tile)."""
+    n = int(hist.sum())
+    return float(hist[k + 1:].sum() / n) if n else float("nan")
 
 
 def strata_edges(densities: list[float], n: int) -> list[float]:
