@@ -52,7 +52,7 @@ class ConsistencyLayer(nn.Module):
         if key not in self._mats:
             a = torch.as_tensor(self.sensor.matrix(n_lr), dtype=like.dtype, device=like.device)
             b = torch.as_tensor(self.sensor.projector(n_lr), dtype=like.dtype, device=like.device)
-            self._mats[key] = (a, b)
+            self._mats[key] = (a.contiguous(), b.contiguous())
         return self._mats[key]
 
     def forward(self, sr: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:

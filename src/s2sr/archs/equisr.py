@@ -3,10 +3,13 @@ and exactly consistent with the sensor model.
 
     mu, sigma = local mean / std of each band over a (2r+1)^2 LR window
     x_n       = (x - mu) / sigma                       (what the network sees)
-    SR        = bicubic(x) + up(sigma) * net(x_n)      (detail scaled back by local contrast)
+    SR        = up(mu) + up(sigma) * net(x_n)          (up: bilinear; detail scaled by local contrast)
     SR        = project(SR, x)                         (degrade(SR) == x, hard consistency)
 
-Why: ``bicubic`` and the projection are linear and preserve constants, and ``x_n`` does
+The projection puts back every frequency the sensor passes from the input itself, so
+the base needs no interpolator of its own (projecting the local mean is as close to
+the truth as projecting bicubic, and cheaper). Why: ``mu``, ``sigma`` and the
+projection are linear in the input (sigma: up to sign) and preserve constants, and ``x_n`` does
 not change when a band is scaled by ``a > 0`` and shifted by ``b``; so the output of
 ``a x + b`` is ``a SR + b`` (up to the tiny ``eps`` floor on sigma). A model trained on
 top-of-atmosphere (L1C) reflectance then behaves the same on surface reflectance (L2A),
@@ -21,12 +24,32 @@ The network itself is ESPCN-like: all convolutions on the LR grid, one pixel shu
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from s2sr.archs.consistency import ConsistencyLayer
 from s2sr.grid import check_scale
+
+
+@lru_cache(maxsize=32)
+def _interp_matrix(n: int, scale: int, mode: str) -> torch.Tensor:
+    """(n * scale, n) matrix of ``F.interpolate(mode, align_corners=False)`` along one axis (exact:
+    it is that function applied to the identity); matrix products are ~4x faster on CPU."""
+    eye = torch.eye(n, dtype=torch.float64).view(1, n, 1, n)
+    up = F.interpolate(eye, scale_factor=(1, scale), mode=mode, align_corners=False)
+    return up.view(n, n * scale).T.to(torch.float32).contiguous()
+
+
+def upsample(x: torch.Tensor, scale: int, mode: str) -> torch.Tensor:
+    """Separable bicubic/bilinear upsampling of (N, C, h, w), equal to ``F.interpolate``."""
+    if torch.onnx.is_in_onnx_export():  # dynamic shapes: ONNX Resize
+        return F.interpolate(x, scale_factor=scale, mode=mode, align_corners=False)
+    u_h = _interp_matrix(x.shape[-2], scale, mode).to(x.device)
+    u_w = _interp_matrix(x.shape[-1], scale, mode).to(x.device)
+    return u_h @ x.contiguous() @ u_w.T
 
 
 def local_stats(x: torch.Tensor, radius: int, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -66,7 +89,7 @@ class EquiSR(nn.Module):
         self.consistency = ConsistencyLayer(self.scale, mtf_nyquist) if consistency else None
         convs = 2 + (2 * n if self.residual_blocks else n)
         extra = ConsistencyLayer.lr_radius if consistency else 0
-        self.receptive_field = convs + stats_radius + 2 + extra
+        self.receptive_field = convs + stats_radius + 1 + extra
 
     def _block(self, width: int) -> nn.Module:
         if self.residual_blocks:
@@ -84,12 +107,12 @@ class EquiSR(nn.Module):
     def unprojected(self, x: torch.Tensor) -> torch.Tensor:
         """Everything but the consistency projection (what ONNX export writes)."""
         x32 = x.float()
+        c = x32.shape[1]
         with torch.autocast(device_type=x.device.type, enabled=False):
-            up = F.interpolate(x32, scale_factor=self.scale, mode="bicubic", align_corners=False)
             mu, sigma = local_stats(x32, self.stats_radius, self.eps)
             xn = (x32 - mu) / sigma
-            sigma_up = F.interpolate(sigma, scale_factor=self.scale, mode="bilinear", align_corners=False)
-        return up + sigma_up * self.detail(xn).float()
+            ms = upsample(torch.cat([mu, sigma], 1), self.scale, "bilinear")
+        return torch.addcmul(ms[:, :c], ms[:, c:], self.detail(xn).float())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.unprojected(x)

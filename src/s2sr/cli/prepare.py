@@ -20,6 +20,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--hr", action="append", default=[], metavar="HR.tif", help="HR image of the same area")
     p.add_argument("--scenes", metavar="LIST", help="TOML/CSV scene list: LR/HR pairs and/or single S2 images "
                    "made into Wald pairs on the fly, with groups and whole-scene splits (docs/prepare.md)")
+    p.add_argument("--scene-root", metavar="DIR", help="folder the relative paths of --scenes start from "
+                   "(default: the list's folder)")
     p.add_argument("--val-scenes", metavar="NAMES", help="comma-separated scene or group names held out whole "
                    "for validation (the other scenes without a split train)")
     p.add_argument("--test-scenes", metavar="NAMES", help="comma-separated scene or group names held out whole "
@@ -34,6 +36,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--coregister", action="store_true", help="correct the estimated LR/HR shift")
     p.add_argument("--harmonise", action="store_true", help="map HR radiometry to LR (per-band gain/offset)")
     p.add_argument("--sampling", choices=("grid", "random"), default="grid")
+    p.add_argument("--patch-stride", type=int, metavar="PX", help="LR px between train patches (default: the "
+                   "patch size; smaller overlaps them, e.g. half the patch size on small scenes)")
     p.add_argument("--max-patches", type=int, help="keep at most about this many patches (seeded subset)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--val-fraction", type=float, default=0.15)
@@ -56,13 +60,13 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"got {len(args.lr)} --lr but {len(args.hr)} --hr; give one --hr per --lr")
     if not args.lr and not args.scenes:
         raise ConfigError("give --lr/--hr pairs or a --scenes list; see `s2sr prepare --help`")
-    scenes = read_scene_list(args.scenes, args.res_m) if args.scenes else []
+    scenes = read_scene_list(args.scenes, args.res_m, args.scene_root) if args.scenes else []
     scenes = assign_scene_splits(scenes, _names(args.val_scenes), _names(args.test_scenes))
     cfg = make_prepare_config(
         pairs=list(zip(args.lr, args.hr, strict=True)), scenes=scenes, res_m=args.res_m,
         scale=args.scale, patch_size=args.patch_size,
         out=args.out, lr_bands=band_list(args.lr_bands, "--lr-bands"), hr_bands=band_list(args.hr_bands, "--hr-bands"),
-        coregister=args.coregister, harmonise=args.harmonise, sampling=args.sampling,
+        coregister=args.coregister, harmonise=args.harmonise, sampling=args.sampling, patch_stride=args.patch_stride,
         max_patches=args.max_patches, seed=args.seed, val_fraction=args.val_fraction,
         test_fraction=args.test_fraction, split_block=args.split_block, split_gap=args.split_gap,
         bright_value=args.bright_value, min_std=args.min_std, overwrite=args.overwrite,

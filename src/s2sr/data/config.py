@@ -30,6 +30,7 @@ class PrepareConfig(BaseModel):
     coregister: bool = False
     harmonise: bool = False
     sampling: Literal["grid", "random"] = "grid"
+    patch_stride: int | None = None  # LR px between train patches (grid sampling); < patch_size overlaps
     max_patches: int | None = None
     seed: int = 0
     val_fraction: float = 0.15
@@ -76,6 +77,8 @@ class PrepareConfig(BaseModel):
             raise ValueError("val_fraction + test_fraction must be < 1")
         if self.split_block is not None and self.split_block < self.patch_size + 2 * self.gap:
             raise ValueError(f"split_block {self.split_block} must be >= patch_size + 2 * split_gap")
+        if self.patch_stride is not None and not 1 <= self.patch_stride <= self.patch_size:
+            raise ValueError(f"--patch-stride {self.patch_stride}: use 1..patch_size ({self.patch_size})")
         if self.max_patches is not None and self.max_patches < 1:
             raise ValueError("max_patches must be >= 1")
         return self

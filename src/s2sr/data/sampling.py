@@ -79,7 +79,11 @@ def assign_splits(blocks: list[Block], cfg: PrepareConfig, rng: np.random.Genera
 
 
 def place_patches(blocks: list[Block], cfg: PrepareConfig, rng: np.random.Generator) -> None:
-    """Patch positions in each block: a regular grid, or seeded random positions."""
+    """Patch positions in each block: a regular grid, or seeded random positions.
+
+    With ``cfg.patch_stride`` below the patch size, train blocks get overlapping grid patches
+    (the last row/column flush with the block edge, so the whole block is used); val and test
+    patches never overlap (each pixel is scored once)."""
     p = cfg.patch_size
     for b in blocks:
         if b.valid <= 0:
@@ -90,13 +94,24 @@ def place_patches(blocks: list[Block], cfg: PrepareConfig, rng: np.random.Genera
         if h < p or w < p:
             continue
         ny, nx = h // p, w // p
-        if cfg.sampling == "grid":
+        if cfg.sampling == "grid" and b.split == "train" and cfg.patch_stride and cfg.patch_stride < p:
+            rows, cols = _strided(h, p, cfg.patch_stride), _strided(w, p, cfg.patch_stride)
+            b.patches = [(r0 + i, c0 + j) for i in rows for j in cols]
+        elif cfg.sampling == "grid":
             oy, ox = (h - ny * p) // 2, (w - nx * p) // 2
             b.patches = [(r0 + oy + i * p, c0 + ox + j * p) for i in range(ny) for j in range(nx)]
         else:
-            rows = rng.integers(r0, r0 + h - p + 1, size=ny * nx)
-            cols = rng.integers(c0, c0 + w - p + 1, size=ny * nx)
-            b.patches = list(zip(rows.tolist(), cols.tolist(), strict=True))
+            rr = rng.integers(r0, r0 + h - p + 1, size=ny * nx)
+            cc = rng.integers(c0, c0 + w - p + 1, size=ny * nx)
+            b.patches = list(zip(rr.tolist(), cc.tolist(), strict=True))
+
+
+def _strided(n: int, p: int, stride: int) -> list[int]:
+    """Offsets of patches of ``p`` every ``stride`` px along ``n`` px, the last one flush with the end."""
+    offs = list(range(0, n - p + 1, stride))
+    if offs[-1] != n - p:
+        offs.append(n - p)
+    return offs
 
 
 def limit_patches(blocks: list[Block], max_patches: int | None, rng: np.random.Generator) -> None:

@@ -13,7 +13,7 @@ A scene list is a TOML file::
     name = "paris"
 
 or a CSV file with the header ``name,group,split,lr,hr,wald,res_m`` (empty cells allowed).
-Relative paths are relative to the list's folder. ``res_m`` is the pixel size in metres of
+Relative paths are relative to the list's folder, or to ``--scene-root``. ``res_m`` is the pixel size in metres of
 the ``wald`` image or of the ``lr`` image; it must be given when that file has no CRS or a
 geographic one (pixels in degrees), and is checked against a metric CRS.
 """
@@ -79,15 +79,18 @@ class SceneSpec(BaseModel):
         return [p for p in (self.lr, self.hr, self.wald) if p is not None]
 
 
-def read_scene_list(path: str | Path, res_m: float | None = None) -> list[SceneSpec]:
-    """Read a TOML or CSV scene list; ``res_m`` is the default pixel size for every scene."""
+def read_scene_list(path: str | Path, res_m: float | None = None, root: str | Path | None = None) -> list[SceneSpec]:
+    """Read a TOML or CSV scene list; ``res_m`` is the default pixel size for every scene and
+    ``root`` the folder relative paths start from (default: the list's own folder)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: scene list not found; pass a TOML or CSV file (see docs/prepare.md)")
     rows, default = (_read_csv(path) if path.suffix.lower() == ".csv" else _read_toml(path))
     if not rows:
         raise ConfigError(f"{path}: no scene; add [[scene]] tables (TOML) or rows (CSV)")
-    base = path.parent
+    base = Path(root) if root is not None else path.parent
+    if not base.is_dir():
+        raise ConfigError(f"--scene-root {base}: not a folder; pass the folder the scene list's paths start from")
     scenes = []
     for i, row in enumerate(rows, 1):
         row = {k: v for k, v in row.items() if v not in (None, "")}
