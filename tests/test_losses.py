@@ -85,3 +85,16 @@ def test_perceptual_loss_from_exported_network(tmp_path: Path) -> None:
     with torch.no_grad():
         assert float(loss(x, x)) == 0.0
         assert float(loss(x, y)) == pytest.approx(float((net(x) - net(y)).abs().mean()), rel=1e-5)
+
+
+def test_spectral_loss_measures_angle_not_brightness() -> None:
+    mean = torch.tensor([1000.0, 1200.0, 1400.0, 2500.0]).view(1, 4, 1, 1)
+    std = torch.tensor([300.0, 400.0, 500.0, 800.0]).view(1, 4, 1, 1)
+    g = torch.Generator().manual_seed(0)
+    hr = torch.randn(2, 4, 8, 8, generator=g)
+    assert float(L.spectral_loss(hr, hr, mean, std)) < 1e-3
+    raw = hr * std + mean
+    brighter = (raw * 1.3 - mean) / std  # same spectral angle, 30 % brighter
+    assert float(L.spectral_loss(brighter, hr, mean, std)) < 1e-3
+    swapped = hr[:, [0, 1, 3, 2]]  # red and NIR exchanged: a large angle
+    assert float(L.spectral_loss(swapped, hr, mean, std)) > 1.0

@@ -17,6 +17,7 @@ import s2sr
 from s2sr.errors import ConfigError, InputError, OutputError
 from s2sr.sensor import SensorModel
 from s2sr.train.config import load_config
+from s2sr.train.data import batch_indices
 from s2sr.train.run import train
 
 TINY = {"arch": "light", "model.kwargs": {"width": 8, "depth": 2}, "batch_size": 4,
@@ -170,3 +171,32 @@ def test_cli_train_and_errors(tiny_store: Callable[..., Path], tmp_path: Path,
     rc = main(["train", "--data", str(ds), "--config", str(bad), "--out", str(tmp_path / "r2")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and err[-1].startswith(f"s2sr train: error: {bad}: run.batch_size:")
+
+
+def test_random_crops_are_seeded_and_keep_lr_and_hr_aligned(tiny_store: Callable[..., Path]) -> None:
+    from s2sr.data.store import open_split
+    from s2sr.train.data import Batches
+
+    split = open_split(tiny_store(), "train")
+    p, s = split.lr_patch, split.scale
+    mean, std = np.zeros(len(split.bands), np.float32), np.ones(len(split.bands), np.float32)
+    b = Batches(split, 4, 0, mean, std, augment=False, crop=p // 2)
+    lr, hr = b.get(3)
+    assert lr.shape[-1] == p // 2 and hr.shape[-1] == p // 2 * s
+    lr2, hr2 = Batches(split, 4, 0, mean, std, augment=False, crop=p // 2).get(3)
+    assert torch.equal(lr, lr2) and torch.equal(hr, hr2)
+    (r, c), = b._offsets(3, 1)[:1]
+    i = int(batch_indices(len(split), 4, 3, 0)[0])
+    np.testing.assert_array_equal(lr[0].numpy(), np.asarray(split.lr[i])[:, r:r + p // 2, c:c + p // 2])
+    np.testing.assert_array_equal(hr[0].numpy(), np.asarray(split.hr[i])[:, r * s:(r + p // 2) * s, c * s:(c + p // 2) * s])
+    with pytest.raises(InputError, match="larger than the stored patches"):
+        Batches(split, 4, 0, mean, std, augment=False, crop=p + 1)
+
+
+def test_bundle_stores_training_input_percentiles(tiny_store: Callable[..., Path], tmp_path: Path) -> None:
+    from s2sr.bundle import load_model
+
+    res = train(tiny_store(), tmp_path / "run", _cfg(max_steps=2))
+    st = load_model(res.best).input_stats
+    assert set(st) == {"p01", "p50", "p99"} and len(st["p50"]) == 4
+    assert all(a <= b <= c for a, b, c in zip(st["p01"], st["p50"], st["p99"], strict=True))

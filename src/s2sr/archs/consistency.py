@@ -18,6 +18,9 @@ layer works in normalised units and the property holds in input units too.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 from torch import nn
 
@@ -35,7 +38,12 @@ def degrade_adjoint(sensor: SensorModel, v: torch.Tensor, hr_shape: torch.Size) 
 
 
 class ConsistencyLayer(nn.Module):
-    """Project SR onto ``{SR : degrade(SR) = LR}`` (float32 inside, or float64 if ``exact``)."""
+    """Project SR onto ``{SR : degrade(SR) = LR}`` (float32 inside, or float64 if ``exact``).
+
+    ``enabled = False`` (see :func:`projection_off`) passes SR through: ONNX export writes the
+    network without the projection (its matrices depend on the tile size) and the ONNX backend
+    applies it after the graph, from the sensor parameters stored in the file's metadata.
+    """
 
     # (D D^T)^-1 decays exponentially: at 16 LR px its weight is < 1e-5 (MTF 0.3) and
     # ~1e-4 (MTF 0.2) of the centre, so 16 LR px of tile margin reproduce the whole-image result.
@@ -45,6 +53,7 @@ class ConsistencyLayer(nn.Module):
         super().__init__()
         self.sensor = SensorModel(scale=scale, mtf_nyquist=mtf_nyquist)
         self.exact = exact
+        self.enabled = True
         self._mats: dict[tuple[int, str, torch.dtype], tuple[torch.Tensor, torch.Tensor]] = {}
 
     def _pair(self, n_lr: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -56,6 +65,8 @@ class ConsistencyLayer(nn.Module):
         return self._mats[key]
 
     def forward(self, sr: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
+        if not self.enabled:
+            return sr
         dt = torch.float64 if self.exact and sr.device.type != "mps" else torch.float32
         with torch.autocast(device_type=sr.device.type, enabled=False):
             y, x = sr.to(dt), lr.to(dt)
@@ -63,3 +74,23 @@ class ConsistencyLayer(nn.Module):
             a_w, b_w = self._pair(x.shape[-1], y)
             out = y + b_h @ (x - a_h @ y @ a_w.T) @ b_w.T
         return out.to(torch.float32)
+
+
+def find_projection(module: nn.Module) -> ConsistencyLayer | None:
+    """The model's consistency layer (a generator has at most one at its output), or None."""
+    layers = [m for m in module.modules() if isinstance(m, ConsistencyLayer)]
+    return layers[-1] if layers else None
+
+
+@contextmanager
+def projection_off(module: nn.Module) -> Iterator[ConsistencyLayer | None]:
+    """Run ``module`` without its output projection inside the block; yields the layer (or None)."""
+    layer = find_projection(module)
+    if layer is None:
+        yield None
+        return
+    layer.enabled = False
+    try:
+        yield layer
+    finally:
+        layer.enabled = True

@@ -59,10 +59,21 @@ class OnnxPredictor:
         self.mean = np.asarray(norm["mean"], np.float32).reshape(1, -1, 1, 1)
         self.std = np.asarray(norm["std"], np.float32).reshape(1, -1, 1, 1)
         self.input_name = self.session.get_inputs()[0].name
+        proj = self.meta.get("projection")
+        self.projection: Any = None
+        if proj:  # exported without it (see infer/export.py): applied here, as the torch model does
+            from s2sr.archs.consistency import ConsistencyLayer
+
+            self.projection = ConsistencyLayer(int(proj["scale"]), float(proj["mtf_nyquist"]))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         xn = ((x - self.mean) / self.std).astype(np.float32)
         y = self.session.run(None, {self.input_name: xn})[0]
+        if self.projection is not None:
+            import torch
+
+            with torch.inference_mode():
+                y = self.projection(torch.from_numpy(y), torch.from_numpy(xn)).numpy()
         return (y * self.std + self.mean).astype(np.float32)
 
 

@@ -1,4 +1,10 @@
-"""Export a model bundle to ONNX (dynamic H/W) with the bundle metadata in ``metadata_props``."""
+"""Export a model bundle to ONNX (dynamic H/W) with the bundle metadata in ``metadata_props``.
+
+A model's hard LR-consistency projection is not in the graph (its matrices depend on the
+input size); the metadata's ``projection`` entry holds its sensor parameters and the ONNX
+backend applies it after the graph (:class:`s2sr.infer.backends.OnnxPredictor`). Other
+runtimes must do the same: ``SR' = SR + B_h (LR - A_h SR A_w^T) B_w^T`` (docs/apply.md).
+"""
 
 from __future__ import annotations
 
@@ -31,6 +37,7 @@ def export_onnx(model: str | os.PathLike[str] | Any, out: str | os.PathLike[str]
     import onnx
     import torch
 
+    from s2sr.archs.consistency import projection_off
     from s2sr.bundle import ModelBundle, load_model
     from s2sr.io.atomic import atomic_file, check_writable_dir
 
@@ -44,9 +51,12 @@ def export_onnx(model: str | os.PathLike[str] | Any, out: str | os.PathLike[str]
         raise ConfigError(f"{out}: s2sr export writes an ONNX model; name the output *.onnx")
     bundle = model if isinstance(model, ModelBundle) else load_model(model)
     module = bundle.module.to("cpu").eval()
-    x = torch.zeros(1, len(bundle.bands), 16, 16)
-    with atomic_file(out) as tmp, warnings.catch_warnings():
+    x = torch.zeros(1, len(bundle.bands), 32, 32)
+    meta = bundle_meta(bundle)
+    with atomic_file(out) as tmp, warnings.catch_warnings(), projection_off(module) as layer:
         warnings.simplefilter("ignore")
+        if layer is not None:  # its matrices depend on the tile size: applied after the graph (backends.py)
+            meta["projection"] = {"scale": layer.sensor.scale, "mtf_nyquist": layer.sensor.mtf_nyquist}
         tmp_onnx = tmp.with_suffix(".onnx")
         try:
             torch.onnx.export(
@@ -57,7 +67,7 @@ def export_onnx(model: str | os.PathLike[str] | Any, out: str | os.PathLike[str]
             m = onnx.load(str(tmp_onnx))
             entry = m.metadata_props.add()
             entry.key = ONNX_META_KEY
-            entry.value = json.dumps(bundle_meta(bundle))
+            entry.value = json.dumps(meta)
             onnx.save(m, str(tmp))
         finally:
             tmp_onnx.unlink(missing_ok=True)
