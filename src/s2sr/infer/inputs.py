@@ -112,9 +112,9 @@ def _check_values(src: Path, ds: rasterio.DatasetReader, idx: list[int], dtype: 
     order = None if names_known else likely_band_order(seen, train)
     if order is not None:
         fix = ",".join(str(idx[i]) for i in order)
-        log.warning("%s: its band statistics fit the model's training data much better in another order: bands %s "
-                    "look like %s; if they are, pass --bands %s (the band order of the file cannot be read from "
-                    "it: check its source)", src, fix, ",".join(lm.bands), fix)
+        log.warning("%s: the band order looks wrong: its band statistics fit the training data of model %s much "
+                    "better as bands %s = %s; if so, pass --bands %s (a guess from statistics: check the file's "
+                    "source)", src, lm.name, fix, ",".join(lm.bands), fix)
 
 
 def _scale_message(src: Path, p50: np.ndarray, t50: np.ndarray, dtype: str, what: str, factor: float,
@@ -125,16 +125,12 @@ def _scale_message(src: Path, p50: np.ndarray, t50: np.ndarray, dtype: str, what
     if what == "8-bit":
         kind = "8-bit data (uint8)" if dtype == "uint8" else "8-bit values (all <= 255)"
         return (f"{src}: holds {kind}, {seen}; the model needs the values it was trained on (Sentinel-2 "
-                f"reflectance x 10000, uint16): use the product's reflectance bands, not an 8-bit rendering, or "
+                f"reflectance x 10000 as uint16): use the product's reflectance bands, not an 8-bit rendering, or "
                 f"{OVERRIDE}")
-    f = round(factor) if factor >= 1.5 else factor
-    hint = ""
-    if 7 < factor < 14:
-        hint = " (reflectance x 1000 instead of x 10000?)"
-    elif 7000 < factor < 14000:
-        hint = " (reflectance 0..1 instead of x 10000?)"
+    hint = {10.0: " (reflectance x 1000 instead of x 10000?)", 100.0: " (reflectance in percent instead of x 10000?)",
+            10000.0: " (reflectance 0..1 instead of x 10000?)"}.get(factor, "") if 300 < np.median(t50) < 5000 else ""
     return (f"{src}: values are {what} than the model's training data{hint}: {seen}; rescale it, e.g. "
-            f"gdal_calc.py -A {src} --allBands=A --calc=\"A*{f:g}\" --type=UInt16 --outfile={src.stem}_scaled.tif, "
+            f"gdal_calc.py -A {src} --allBands=A --calc=\"A*{factor:g}\" --type=UInt16 --outfile={src.stem}_scaled.tif, "
             f"or {OVERRIDE}")
 
 

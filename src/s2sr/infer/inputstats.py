@@ -100,25 +100,35 @@ def training_table(input_stats: dict[str, list[float]], n_bands: int) -> np.ndar
 def scale_problem(seen: ValueStats, train: np.ndarray, dtype: str) -> tuple[str, float] | None:
     """(what, factor to apply) when the values are on another scale than training, else None.
 
-    ``what`` is "8-bit" or a phrase like "about 10x smaller"; factor = training / input medians.
+    ``what`` is "8-bit" or a phrase like "about 10x smaller"; ``factor`` (a power of ten) is
+    what to multiply the input by.
+    Another scale: the medians, or the 99th percentiles, are off by more than SCALE_FACTOR on
+    every band (the p99 catches bright deserts at x 1000, whose medians sit near training's).
     """
     if float(train[2].max()) > 4 * EIGHT_BIT and (dtype == "uint8" or seen.vmax <= EIGHT_BIT):
-        return "8-bit", float(np.median(train[1]) / max(float(np.median(seen.p50)), 1e-12))
-    ok = train[1] > 0
-    if not ok.any():
-        return None
-    ratio = np.maximum(seen.p50[ok], 1e-12) / train[1][ok]
-    if np.all(ratio < 1 / SCALE_FACTOR) or np.all(ratio > SCALE_FACTOR):
-        factor = float(1.0 / np.exp(np.mean(np.log(ratio))))
-        word = f"about {_round(factor):g}x smaller" if factor > 1 else f"about {_round(1 / factor):g}x larger"
-        return word, factor
+        return "8-bit", _factor(seen, train)
+    for k in (1, 2):
+        ok = train[k] > 0
+        if not ok.any():
+            continue
+        ratio = np.maximum(seen.table()[k][ok], 1e-12) / train[k][ok]
+        if np.all(ratio < 1 / SCALE_FACTOR) or np.all(ratio > SCALE_FACTOR):
+            factor = _factor(seen, train)
+            word = f"about {factor:g}x smaller" if factor > 1 else f"about {1 / factor:g}x larger"
+            return word, factor
     return None
 
 
-def _round(x: float) -> float:
-    """A factor as users would name it: a power of ten when within 20 % of one, else 2 significant digits."""
-    p = 10.0 ** round(math.log10(x))
-    return p if abs(x / p - 1) < 0.2 else float(f"{x:.2g}")
+def _factor(seen: ValueStats, train: np.ndarray) -> float:
+    """What to multiply the input by, as a power of ten (x 1000 vs x 10000, 0..1 floats, percent):
+    the geometric mean of the training / input medians and 99th percentiles, rounded in log10."""
+    t, s = train[1:], seen.table()[1:]
+    ok = (t > 0) & (s > 0)
+    if not ok.any():
+        return 1.0
+    x = float(np.mean(np.log10(t[ok] / s[ok])))
+    k = round(x) or (1 if x > 0 else -1)
+    return 10.0**k
 
 
 def order_distances(seen: np.ndarray, train: np.ndarray) -> dict[tuple[int, ...], float]:
