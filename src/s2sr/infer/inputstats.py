@@ -4,7 +4,7 @@ A bounded sample of valid pixels (:func:`sample_pixels`) gives per-band percenti
 and p99 like those the bundle stores for its training LR data. Two questions are asked:
 
 * :func:`scale_problem`: are the values on another scale than training? 8-bit data (uint8, or
-  every value <= 255) for a model trained on values well above 255; or band medians off by more
+  integers all <= 255) for a model trained on values well above 255; or band medians off by more
   than 4x on every band (reflectance x 1000 or 0..1 floats instead of x 10000).
 * :func:`likely_band_order`: does another order of the bands fit the training pattern clearly
   better? Features per band are log percentiles centred across bands per percentile (so a
@@ -105,7 +105,8 @@ def scale_problem(seen: ValueStats, train: np.ndarray, dtype: str) -> tuple[str,
     Another scale: the medians, or the 99th percentiles, are off by more than SCALE_FACTOR on
     every band (the p99 catches bright deserts at x 1000, whose medians sit near training's).
     """
-    if float(train[2].max()) > 4 * EIGHT_BIT and (dtype == "uint8" or seen.vmax <= EIGHT_BIT):
+    integer = np.issubdtype(np.dtype(dtype), np.integer)
+    if float(train[2].max()) > 4 * EIGHT_BIT and integer and (dtype == "uint8" or seen.vmax <= EIGHT_BIT):
         return "8-bit", _factor(seen, train)
     for k in (1, 2):
         ok = train[k] > 0
