@@ -254,3 +254,13 @@ def test_evaluate_refuses_before_writing(make_raster, model, tmp_path, capsys) -
     res = evaluate(make_eval_config(model=model, wald=img, out=tmp_path / "ev", tile=16, progress=False,
                                     input_check=False))
     assert res.metrics_path.is_file()
+
+
+def test_evaluate_warns_once_about_band_order(make_raster, model, tmp_path, caplog) -> None:
+    """evaluate checks the image it is given once; its internal apply of the degraded copy does not repeat it."""
+    img = make_raster("bgr.tif", data=s2_like((4, 64, 64))[[2, 1, 0, 3]].astype("uint16"), nodata=None)
+    with caplog.at_level(logging.WARNING, logger="s2sr"):
+        evaluate(make_eval_config(model=model, wald=img, out=tmp_path / "ev", tile=16, progress=False))
+    assert [m for m in _warnings(caplog) if "band order" in m] == [
+        f"{img}: the band order looks wrong: its band statistics fit the training data of model tiny much better as "
+        "bands 3,2,1,4 = B2,B3,B4,B8; if so, pass --bands 3,2,1,4 (a guess from statistics: check the file's source)"]

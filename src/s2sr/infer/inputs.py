@@ -49,16 +49,17 @@ def check_input(src: Path, lm: LoadedModel, bands: str | list[int] | None, check
     with open_raster(src) as ds:
         check_readable_pixels(ds)
         idx = _band_numbers(src, info, lm, bands)
+        if input_check == "skip":
+            return info, idx
         names_known = check_band_names(src, info.descriptions, idx, lm.bands)
         train = training_table(lm.input_stats, len(lm.bands))
-        if input_check != "skip":
-            if train is not None:
-                _check_values(src, ds, idx, info.dtype, lm, train, names_known, input_check == "refuse")
-            elif lm.input_dtype and info.dtype != lm.input_dtype:
-                log.warning("%s: data type %s differs from the model's training data (%s); check that its values "
-                            "are in the training units (e.g. reflectance x 10000), else the results are "
-                            "meaningless", src, info.dtype, lm.input_dtype)
-    if check_resolution and input_check != "skip":
+        if train is not None:
+            _check_values(src, ds, idx, info.dtype, lm, train, names_known, input_check == "refuse")
+        elif lm.input_dtype and info.dtype != lm.input_dtype:
+            log.warning("%s: data type %s differs from the model's training data (%s); check that its values "
+                        "are in the training units (e.g. reflectance x 10000), else the results are "
+                        "meaningless", src, info.dtype, lm.input_dtype)
+    if check_resolution:
         _check_pixel_size(src, info, lm, input_check if train is not None else "legacy")
     elif info.crs is None:
         _no_crs(src, lm)
