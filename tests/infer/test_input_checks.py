@@ -19,7 +19,7 @@ from s2sr.infer import inputstats
 from s2sr.infer.apply import ApplyConfig, apply_model
 from s2sr.io.pixelsize import metres_per_degree
 
-from ..conftest import S2_STATS, tiny_bundle
+from ..conftest import S2_STATS, make_bundle
 
 Q = dict(progress=False)
 OVERRIDE = "pass --no-input-check to use it anyway"
@@ -39,7 +39,7 @@ def s2_like(shape: tuple[int, int, int] = (4, 48, 48), seed: int = 0) -> np.ndar
 
 @pytest.fixture
 def model(tmp_path: Path) -> Path:
-    return tiny_bundle(S2_STATS).save(tmp_path / "tiny.pt")
+    return make_bundle(input_stats=S2_STATS).save(tmp_path / "tiny.pt")
 
 
 def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -158,7 +158,7 @@ def test_named_bands_settle_the_order(make_raster, model, tmp_path, caplog) -> N
 
 
 def test_older_bundle_without_stats_keeps_the_old_checks(make_raster, tmp_path, caplog) -> None:
-    old = tiny_bundle(None).save(tmp_path / "old.pt")
+    old = make_bundle().save(tmp_path / "old.pt")
     src = make_raster("in.tif", data=(s2_like() * 0.1).astype("uint16"), res=20.0)
     with caplog.at_level(logging.WARNING, logger="s2sr"):
         apply_model(old, src, tmp_path / "sr.tif", ApplyConfig(**Q))

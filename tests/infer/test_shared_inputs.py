@@ -20,7 +20,7 @@ import rasterio
 from s2sr.infer.apply import ApplyConfig, apply_model
 from s2sr.infer.inputstats import likely_band_order, sample_pixels, scale_problem, value_stats
 
-from ..conftest import tiny_bundle
+from ..conftest import make_bundle
 
 pytestmark = pytest.mark.shared_data
 
@@ -48,7 +48,7 @@ def train_table() -> np.ndarray:
 @pytest.fixture
 def model(train_table, tmp_path) -> Path:
     stats = {k: [float(v) for v in train_table[i]] for i, k in enumerate(("p01", "p50", "p99"))}
-    return tiny_bundle(stats, input_res=10.0).save(tmp_path / "s2.pt")
+    return make_bundle(input_stats=stats, input_res=10.0).save(tmp_path / "s2.pt")
 
 
 def _copy(src: Path, dst: Path, fn=lambda a: a, dtype: str | None = None, order=(0, 1, 2, 3),

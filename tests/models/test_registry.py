@@ -19,7 +19,7 @@ from s2sr.models import installed_models, resolve_model
 from s2sr.models.listing import list_models
 from s2sr.models.registry import REGISTRY_FILE
 
-from ..conftest import S2_STATS, tiny_bundle
+from ..conftest import S2_STATS, make_bundle
 
 PACKAGE_MODELS = Path(s2sr.__file__).parent / "models"
 MAX_BYTES = 8 * 2**20
@@ -58,7 +58,7 @@ def test_existing_path_wins_over_a_name(install_model, tmp_path, monkeypatch) ->
     install_model("tiny")
     work = tmp_path / "work"
     work.mkdir()
-    tiny_bundle(S2_STATS, input_res=20.0).save(work / "tiny")  # a local file that happens to be called tiny
+    make_bundle(input_stats=S2_STATS, input_res=20.0).save(work / "tiny")  # a local file that happens to be called tiny
     monkeypatch.chdir(work)
     assert resolve_model("tiny") == Path("tiny")
     assert s2sr.load_model("tiny").input_res == 20.0
@@ -121,7 +121,7 @@ def test_cli_models_empty(tmp_path, monkeypatch, capsys) -> None:
 
 def test_cli_models_lists_name_arch_scale_bands_pixel_size_figures_card(install_model, capsys) -> None:
     metrics = {"val_psnr": 34.5, "bicubic_psnr": 32.25, "val_ssim": 0.9, "bicubic_ssim": 0.875, "step": 10}
-    folder = install_model("tiny", tiny_bundle(S2_STATS, metrics=metrics),
+    folder = install_model("tiny", make_bundle(input_stats=S2_STATS, metrics=metrics),
                            extra='description = "test model"\nattribution = "Contains modified Copernicus '
                                  'Sentinel data"\nlicence = "CC BY 4.0"\n')
     size = (folder / "tiny.pt").stat().st_size
