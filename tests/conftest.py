@@ -83,8 +83,9 @@ def make_raster(tmp_path: Path) -> MakeRaster:
 
 def make_bundle(arch: str = "bicubic", scale: int = 4, *, mean: float = 1500.0, std: float = 700.0,
                 input_res: float | None = 10.0, metrics: dict[str, Any] | None = None, seed: int = 0,
-                **kw: Any) -> ModelBundle:
-    """The one test model factory: a 4-band (B2, B3, B4, B8) bundle of ``arch`` with seeded weights."""
+                input_stats: dict[str, list[float]] | None = None, **kw: Any) -> ModelBundle:
+    """The one test model factory: a 4-band (B2, B3, B4, B8) bundle of ``arch`` with seeded weights
+    (``input_stats``: training-input percentiles, e.g. :data:`S2_STATS`; None: an older bundle without)."""
     import torch
 
     from s2sr.archs import build_arch
@@ -97,7 +98,7 @@ def make_bundle(arch: str = "bicubic", scale: int = 4, *, mean: float = 1500.0, 
     return ModelBundle(arch=arch, arch_kwargs=kwargs, scale=scale, bands=list(DEFAULT_BANDS),
                        mean=np.full(4, mean, np.float32), std=np.full(4, std, np.float32),
                        module=build_arch(arch, **kwargs).eval(), sensor=SensorModel(scale), input_res=input_res,
-                       metrics=dict(metrics or {}))
+                       metrics=dict(metrics or {}), input_stats=dict(input_stats or {}))
 
 
 @pytest.fixture(scope="session")
@@ -140,3 +141,31 @@ def _corrupt_block(path: Path, col: int = 1, row: int = 1) -> Path:
         fh.seek(off)
         fh.write(b"\xff" * size)
     return path
+
+
+# per-band p01/p50/p99 of Sentinel-2 L1C B2,B3,B4,B8 (x 10000), pooled over 16 OSCD cities
+S2_STATS = {"p01": [815.0, 700.0, 469.0, 537.0], "p50": [1247.0, 1160.0, 1161.0, 2216.0],
+            "p99": [2772.0, 3114.0, 3856.0, 4329.0]}
+
+
+@pytest.fixture
+def install_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
+    """Factory: ``install_model(name, bundle=None, card="...", extra="")`` writes a registry folder
+    (registry.toml, NAME.pt, NAME.md) under tmp_path and points ``S2SR_MODELS_DIR`` at it; returns it.
+
+    Several calls add entries to the same registry. ``bundle=None``: :func:`make_bundle` with S2_STATS.
+    """
+    folder = tmp_path / "installed"
+    folder.mkdir(exist_ok=True)
+    (folder / "registry.toml").write_text("[models]\n")
+    monkeypatch.setenv("S2SR_MODELS_DIR", str(folder))
+
+    def _install(name: str, bundle: Any = None, card: str | None = "# card\n", extra: str = "") -> Path:
+        (bundle or make_bundle(input_stats=S2_STATS)).save(folder / f"{name}.pt")
+        if card is not None:
+            (folder / f"{name}.md").write_text(card)
+        with open(folder / "registry.toml", "a") as fh:
+            fh.write(f'\n[models.{name}]\nfile = "{name}.pt"\n{extra}')
+        return folder
+
+    return _install

@@ -10,11 +10,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from s2sr.bundle import ModelBundle
 
 
-def load_model(path: Any, device: str = "cpu") -> ModelBundle:
-    """Rebuild a trained model from a self-describing checkpoint (see :mod:`s2sr.bundle`)."""
+def load_model(model: Any, device: str = "cpu") -> ModelBundle:
+    """Rebuild a trained model from a checkpoint path (see :mod:`s2sr.bundle`) or an installed
+    model's name (``s2sr models``; a path that exists wins)."""
     from s2sr.bundle import load_model as _load
 
-    return _load(path, device=device)
+    return _load(model, device=device)
 
 
 __all__ = ["__version__", "load_model"]

@@ -181,11 +181,13 @@ def torch_load(path: Path, what: str, fix: str) -> Any:
         raise ModelError(f"{path}: corrupt or truncated {what} ({first}); {fix}") from None
 
 
-def load_model(path: str | os.PathLike[str], device: str = "cpu") -> ModelBundle:
-    """Rebuild a model from a bundle file with no other input."""
-    p = Path(path)
+def load_model(model: str | os.PathLike[str], device: str = "cpu") -> ModelBundle:
+    """Rebuild a model from a bundle file, or from the name of an installed model (``s2sr models``)."""
+    from s2sr.models.registry import resolve_model
+
+    p = resolve_model(model)
     if not p.is_file():
-        raise ModelError(f"{p}: model file not found; pass the path of RUN/best.pt")
+        raise ModelError(f"{p}: is not a file; pass the path of RUN/best.pt or a name listed by `s2sr models`")
     d = torch_load(p, "checkpoint", "re-copy or re-train it")
     if not isinstance(d, dict):
         raise ModelError(f"{p}: not an s2sr model checkpoint; use RUN/best.pt written by `s2sr train`")

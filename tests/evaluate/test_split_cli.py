@@ -77,7 +77,9 @@ def test_cli_errors_are_one_line(make_raster, bicubic_model, tmp_path, capsys) -
     rgb = make_raster("rgb.tif", shape=(3, 32, 32))
     out = str(tmp_path / "ev")
     msg = _one_line_error(capsys, ["-q", "evaluate", "--model", str(tmp_path / "none.pt"), "--wald", str(img), "--out", out])
-    assert msg == f"s2sr evaluate: error: {tmp_path / 'none.pt'}: model file not found; pass the path of RUN/best.pt"
+    assert msg.startswith(f"s2sr evaluate: error: {tmp_path / 'none.pt'}: model file not found, and no installed model "
+                          "has that name (installed:")
+    assert msg.endswith("pass the path of RUN/best.pt (or of an .onnx export) or a name listed by `s2sr models`")
     model = str(bicubic_model(4))
     msg = _one_line_error(capsys, ["-q", "evaluate", "--model", model, "--wald", str(rgb), "--out", out])
     assert msg == (f"s2sr evaluate: error: {rgb}: 3 band(s) selected, the model expects 4 (B2,B3,B4,B8); "

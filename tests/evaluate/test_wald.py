@@ -58,4 +58,4 @@ def test_wald_mode_does_not_warn_about_the_degraded_resolution(make_raster, bicu
     coarse = make_raster("coarse.tif", data=smooth_image((4, 16, 16), 3), nodata=None, res=40.0)
     with caplog.at_level(logging.WARNING):
         apply_model(model, coarse, tmp_path / "sr.tif", ApplyConfig(progress=False))
-    assert "pixel size 40 differs from the model's training resolution 10" in caplog.text
+    assert "pixel size 40 m differs from the model's training resolution 10 m" in caplog.text

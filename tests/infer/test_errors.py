@@ -51,7 +51,8 @@ def test_model_errors(make_raster, tmp_path):
     missing = tmp_path / "nope.pt"
     with pytest.raises(ModelError) as e:
         apply_model(missing, src, tmp_path / "o.tif", ApplyConfig(**Q))
-    assert str(e.value) == f"{missing}: model file not found; pass the path of RUN/best.pt"
+    assert str(e.value).startswith(f"{missing}: model file not found, and no installed model has that name (installed:")
+    assert str(e.value).endswith("); pass the path of RUN/best.pt (or of an .onnx export) or a name listed by `s2sr models`")
     corrupt = tmp_path / "bad.pt"
     corrupt.write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(ModelError) as e:
@@ -132,7 +133,7 @@ def test_resolution_warning(make_raster, bicubic_pt, tmp_path, caplog):
     src = make_raster(shape=(4, 8, 8), res=20.0)
     with caplog.at_level(logging.WARNING, logger="s2sr.infer"):
         apply_model(bicubic_pt, src, tmp_path / "o.tif", ApplyConfig(**Q))
-    assert f"{src}: pixel size 20 differs from the model's training resolution 10" in caplog.text
+    assert f"{src}: pixel size 20 m differs from the model's training resolution 10 m" in caplog.text
 
 
 def test_band_name_mismatch_warns_with_the_fix(make_raster, bicubic_pt, tmp_path, caplog):

@@ -16,7 +16,7 @@ def add_parser(sub: Any) -> None:
         "a COG on the fine grid: same bounds and CRS as the input (or the window), pixel size / scale. "
         "See docs/apply.md.",
     )
-    p.add_argument("model", metavar="MODEL", help="model bundle (RUN/best.pt) or exported .onnx")
+    p.add_argument("model", metavar="MODEL", help="model bundle (RUN/best.pt), exported .onnx, or an installed model's name (s2sr models)")
     p.add_argument("src", metavar="IN.tif", help="input image (LR)")
     p.add_argument("dst", metavar="OUT.tif", help="output COG")
     p.add_argument("--bands", help="input band numbers for the model's bands, in order, e.g. 2,3,4,8")
@@ -37,6 +37,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--edge", choices=("reflect", "replicate"), default="reflect",
                    help="padding at scene edges (default reflect)")
     p.add_argument("--threads", type=int, help="intra-op threads for the model (default: torch's choice)")
+    p.add_argument("--no-input-check", action="store_true",
+                   help="apply even when the input's values or pixel size are far from the model's training data "
+                   "(8-bit, another reflectance scale, 20 m pixels...): warn instead of refusing")
     p.set_defaults(func=run)
 
 
@@ -48,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         precision=args.precision, device=args.device, backend=args.backend, resume=args.resume, dask=args.dask,
         window=numbers(args.window, 4, "--window"), bbox=numbers(args.bbox, 4, "--bbox", float),
         out_dtype=args.out_dtype, compress=args.compress, edge=args.edge, progress=progress(args),
-        threads=args.threads,
+        threads=args.threads, input_check="warn" if args.no_input_check else "refuse",
     )
     res = apply_model(args.model, args.src, args.dst, opts)
     print(res.path)

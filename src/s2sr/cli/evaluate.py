@@ -16,7 +16,7 @@ def add_parser(sub: Any) -> None:
         "Wald mode: --wald IMG.tif (IMG degraded by the model's sensor model, then super-resolved "
         "back and compared with IMG itself).",
     )
-    p.add_argument("--model", required=True, help="model bundle (RUN/best.pt)")
+    p.add_argument("--model", required=True, help="model bundle (RUN/best.pt) or an installed model's name (s2sr models)")
     p.add_argument("--lr", help="low-resolution image (pair mode)")
     p.add_argument("--hr", help="reference high-resolution image (pair mode)")
     p.add_argument("--wald", help="real image evaluated by the Wald protocol")
@@ -38,6 +38,9 @@ def add_parser(sub: Any) -> None:
                    help="input value of reflectance 1 for the opensr-test scores (default 10000, Sentinel-2 L1C/L2A)")
     p.add_argument("--no-sr", action="store_true", help="do not keep sr.tif in the output directory")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out directory")
+    p.add_argument("--no-input-check", action="store_true",
+                   help="evaluate even when the LR (or --wald) image's values or pixel size are far from the "
+                   "model's training data: warn instead of refusing")
     p.set_defaults(func=run)
 
 
@@ -50,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         bands=band_list(args.bands), hr_bands=band_list(args.hr_bands, "--hr-bands"), tile=args.tile, max_pixels=args.max_pixels,
         seed=args.seed, n_strata=args.strata, data_range=args.data_range, keep_sr=not args.no_sr,
         opensr=not args.no_opensr, opensr_max_pixels=args.opensr_max_pixels, reflectance_scale=args.reflectance_scale,
-        overwrite=args.overwrite, progress=progress(args),
+        overwrite=args.overwrite, progress=progress(args), input_check=not args.no_input_check,
     )
     res = evaluate(cfg)
     m, b = res.methods["model"], res.methods["bicubic"]

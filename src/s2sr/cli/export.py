@@ -14,7 +14,7 @@ def add_parser(sub: Any) -> None:
         "The bundle metadata (bands, scale, norm, sensor, receptive field) is stored in the ONNX metadata_props "
         "under 's2sr_bundle'; `s2sr apply --backend onnx OUT.onnx ...` uses it.",
     )
-    p.add_argument("model", metavar="MODEL", help="model bundle (RUN/best.pt)")
+    p.add_argument("model", metavar="MODEL", help="model bundle (RUN/best.pt) or an installed model's name (s2sr models)")
     p.add_argument("dst", metavar="OUT.onnx", help="output ONNX file")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     p.set_defaults(func=run)

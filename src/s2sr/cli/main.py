@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "s2sr.cli.evaluate",
     "degrade": "s2sr.cli.degrade",
     "serve": "s2sr.cli.serve",
+    "models": "s2sr.cli.models",
     "demo": "s2sr.cli.demo",
 }
 

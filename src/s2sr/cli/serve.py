@@ -19,7 +19,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--sr", action="append", metavar="SR.tif", help="super-resolved COG (repeat for several scenes)")
     p.add_argument("--lr", action="append", metavar="LR.tif", help="original Sentinel-2 image, one per --sr")
     p.add_argument("--footprint", action="append", metavar="GEOJSON", help="footprint.geojson written by prepare")
-    p.add_argument("--model-card", action="append", metavar="MODEL", help="model bundle (.pt) or MODEL_CARD.md")
+    p.add_argument("--model-card", action="append", metavar="MODEL", help="model bundle (.pt), MODEL_CARD.md or an installed model's name (s2sr models)")
     p.add_argument("--config", metavar="FILE", help="TOML/YAML/JSON file listing scenes (instead of --sr ...)")
     p.add_argument("--host", default=None, help="address to bind (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=None, help="port (default: 8000; 0 = any free port)")

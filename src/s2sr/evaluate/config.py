@@ -51,6 +51,7 @@ class EvalConfig(BaseModel):
     reflectance_scale: float = Field(10000.0, gt=0)
     align_reference: bool = True
     overwrite: bool = False
+    input_check: bool = True  # False: values/pixel size far from training warn instead of refusing
     keep_sr: bool = True
     progress: bool = True
 

@@ -13,7 +13,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,6 +34,9 @@ from s2sr.evaluate.stratify import (
 )
 from s2sr.io.atomic import atomic_dir
 from s2sr.io.raster import parse_bands, read_info, read_pixels, valid_mask
+
+if TYPE_CHECKING:  # pragma: no cover
+    from s2sr.bundle import ModelBundle
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,7 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
     from s2sr.evaluate.sr import super_resolve
 
     bundle = load_model(cfg.model)
+    _check_image(cfg, bundle)
     areas, align = None, Alignment()
     if cfg.split_from is not None and cfg.lr is not None:
         dataset = open_dataset(cfg.split_from)
@@ -87,9 +91,8 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
             hr_b = _bands(hr_spec, read_info(hr_path).count, hr_path, len(bundle.bands), bundle.bands, "--hr-bands")
         scene = Scene(Path(lr_path), Path(hr_path), bundle.scale, lr_b, hr_b, align)
         try:
-            # Wald mode feeds the model an image degraded by its scale on purpose: no resolution warning
-            sr_path = super_resolve(bundle, Path(lr_path), tmp / "sr.tif", lr_b, cfg.progress,
-                                    check_resolution=cfg.wald is None)
+            # checked above (Wald mode feeds the model an image degraded by its scale on purpose)
+            sr_path = super_resolve(bundle, Path(lr_path), tmp / "sr.tif", lr_b, cfg.progress, input_check="skip")
             scene.open_sr(sr_path)
             L = _data_range(scene, cfg)
             tiles = _limit(plan_tiles(scene, cfg.tile, areas), cfg)
@@ -124,6 +127,19 @@ def _add_opensr(doc: dict[str, Any], res: dict[str, Any]) -> None:
     for m, scores in res.pop("methods").items():
         doc["methods"][m]["opensr"] = scores
     doc["opensr"] = res
+
+
+def _check_image(cfg: EvalConfig, bundle: ModelBundle) -> None:
+    """apply's input checks on the image the user gave (LR, or the Wald image at the model's own
+    pixel size) before anything is written; refusals are InputErrors unless ``cfg.input_check`` is off."""
+    from s2sr.infer.inputs import check_input
+    from s2sr.infer.model import load_for_apply
+
+    image = cfg.wald if cfg.wald is not None else cfg.lr
+    assert image is not None
+    idx = _bands(cfg.bands, read_info(image).count, image, len(bundle.bands), bundle.bands, "--bands")
+    check_input(Path(image), load_for_apply(bundle, "torch", "cpu"), idx,
+                input_check="refuse" if cfg.input_check else "warn")
 
 
 def _bands(spec: list[int] | None, count: int, path: Path, n_model: int, names: list[str], option: str) -> list[int]:
@@ -212,7 +228,7 @@ def _document(cfg: EvalConfig, bundle, L: np.ndarray, records: list[TileRecord])
     cfg_json = json.loads(cfg.model_dump_json())
     return {
         "s2sr_version": __version__, "mode": cfg.mode, "config": cfg_json, "scale": bundle.scale,
-        "bands": list(bundle.bands), "model": {"arch": bundle.arch, "path": str(cfg.model)},
+        "bands": list(bundle.bands), "model": {"arch": bundle.arch, "path": str(bundle.path or cfg.model)},
         "sensor": bundle.sensor.to_dict(), "data_range": [float(x) for x in L],
         "pixels": sum(r.pixels for r in records), "methods": methods, "winners": winners(methods),
         "edge_threshold": threshold, "strata": strata, "tiles": tiles,

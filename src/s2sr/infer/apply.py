@@ -23,7 +23,7 @@ from tqdm import tqdm
 from s2sr._version import __version__
 from s2sr.errors import ConfigError, InputError, OutputError
 from s2sr.grid import Grid, fine_grid, pixel_region
-from s2sr.infer.inputs import check_input
+from s2sr.infer.inputs import INPUT_CHECKS, check_input
 from s2sr.infer.journal import Journal
 from s2sr.infer.model import LoadedModel, load_for_apply
 from s2sr.infer.scratch import TiledScratch
@@ -34,6 +34,7 @@ from s2sr.io.atomic import check_writable_dir
 from s2sr.io.cog import write_cog
 from s2sr.io.raster import RasterInfo
 from s2sr.io.values import OutputSpec
+from s2sr.models.registry import resolve_model
 
 if TYPE_CHECKING:  # pragma: no cover
     from s2sr.bundle import ModelBundle
@@ -62,13 +63,15 @@ class ApplyConfig:
     progress: bool = True
     queue_depth: int = 4
     threads: int | None = None  # torch / onnxruntime intra-op threads
-    # warn when the input pixel size is far from the model's training resolution; evaluate's
-    # Wald mode turns it off, since it applies the model to a degraded image on purpose
+    # compare the input's pixel size with the model's training resolution (off: not checked at all)
     check_resolution: bool = True
+    # values/pixel size far from the model's training input: "refuse" (InputError), "warn"
+    # (--no-input-check), or "skip" (the caller checked this image already; see infer/inputs.py)
+    input_check: str = "refuse"
 
     def __post_init__(self) -> None:
         choices = {"precision": ("fp32", "bf16"), "backend": ("torch", "onnx"), "out_dtype": ("same", "float32"),
-                   "edge": ("reflect", "replicate")}
+                   "edge": ("reflect", "replicate"), "input_check": INPUT_CHECKS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"--{name.replace('_', '-')} {getattr(self, name)!r}: choose one of {', '.join(allowed)}")
@@ -111,9 +114,12 @@ def apply_model(
     dst: str | os.PathLike[str],
     opts: ApplyConfig | None = None,
 ) -> ApplyResult:
-    """Super-resolve ``src`` with ``model`` (bundle, ``.pt`` or ``.onnx`` path) into the COG ``dst``."""
+    """Super-resolve ``src`` with ``model`` (bundle, ``.pt`` or ``.onnx`` path, or an installed model's
+    name) into the COG ``dst``."""
     opts = opts or ApplyConfig()
     src, dst = Path(src), Path(dst)
+    if isinstance(model, (str, os.PathLike)):
+        model = resolve_model(model)
     check_writable_dir(dst)
     if dst.is_dir():
         raise OutputError(f"{dst}: is a directory; pass an output file path such as {dst / 'sr.tif'}")
@@ -124,12 +130,14 @@ def apply_model(
     if dst.suffix.lower() not in (".tif", ".tiff"):
         raise ConfigError(f"{dst}: s2sr apply writes a Cloud Optimized GeoTIFF; name the output *.tif")
     lm = load_for_apply(model, opts.backend, opts.device)
+    t0 = time.perf_counter()
+    info, bands = check_input(src, lm, opts.bands, opts.check_resolution, opts.input_check)
     with tempfile.TemporaryDirectory(prefix="s2sr-onnx-") as tmpdir:
         if opts.backend == "onnx" and lm.onnx_path is None:
             from s2sr.infer.export import export_onnx  # onnx: only for this backend
 
             lm.onnx_path = export_onnx(lm.bundle, Path(tmpdir) / f"{lm.name}.onnx")
-        return _run(lm, src, dst, opts)
+        return _run(lm, src, dst, opts, info, bands, t0)
 
 
 def _plan(lm: LoadedModel, src: Path, info: RasterInfo, opts: ApplyConfig) -> TilePlan:
@@ -145,9 +153,8 @@ def _plan(lm: LoadedModel, src: Path, info: RasterInfo, opts: ApplyConfig) -> Ti
         raise ConfigError(f"{src}: {e}") from None
 
 
-def _run(lm: LoadedModel, src: Path, dst: Path, opts: ApplyConfig) -> ApplyResult:
-    t0 = time.perf_counter()
-    info, bands = check_input(src, lm, opts.bands, opts.check_resolution)
+def _run(lm: LoadedModel, src: Path, dst: Path, opts: ApplyConfig, info: RasterInfo, bands: list[int],
+         t0: float) -> ApplyResult:
     plan = _plan(lm, src, info, opts)
     spec = OutputSpec("float32" if opts.out_dtype == "float32" else info.dtype, info.nodata)
     part_path, jpath = (dst.with_name(f".{dst.name}.partial{ext}") for ext in (".tif", ".jsonl"))

@@ -33,17 +33,21 @@ def bundle_meta(bundle: Any) -> dict[str, Any]:
 
 
 def export_onnx(model: str | os.PathLike[str] | Any, out: str | os.PathLike[str], opset: int = 17) -> Path:
-    """Write ``model`` (bundle or bundle path) as ONNX to ``out``; input ``lr`` (N, C, H, W), normalised."""
+    """Write ``model`` (bundle, bundle path or installed model's name) as ONNX to ``out``; input ``lr``
+    (N, C, H, W), normalised."""
     import onnx
     import torch
 
     from s2sr.archs.consistency import projection_off
     from s2sr.bundle import ModelBundle, load_model
     from s2sr.io.atomic import atomic_file, check_writable_dir
+    from s2sr.models.registry import resolve_model
 
     if opset not in OPSETS:
         raise ConfigError(f"--opset {opset}: must be in {OPSETS.start}..{OPSETS.stop - 1}; use the default 17")
     out = Path(out)
+    if not isinstance(model, ModelBundle):
+        model = resolve_model(model)
     if not isinstance(model, ModelBundle) and out.resolve() == Path(model).resolve():
         raise ConfigError(f"{out}: output would overwrite the model; choose another output path, e.g. model.onnx")
     check_writable_dir(out)

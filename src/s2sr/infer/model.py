@@ -28,6 +28,7 @@ class LoadedModel:
     onnx_path: Path | None = None
     input_dtype: str | None = None  # dtype of the training LR data (None: unknown)
     norm_mean: tuple[float, ...] = ()  # per-band mean of the training LR data (fills nodata far from data)
+    input_stats: dict[str, Any] = field(default_factory=dict)  # per-band p01/p50/p99 of the training input
     _dict: dict[str, Any] | None = field(default=None, repr=False)
 
     def predictor(self, precision: str, threads: int | None = None) -> Any:
@@ -68,13 +69,16 @@ def file_sha256(path: Path) -> str:
 
 
 def load_for_apply(model: str | os.PathLike[str] | Any, backend: str, device: str) -> LoadedModel:
-    """Load ``model`` (bundle object, ``.pt`` or ``.onnx`` path) for ``backend``."""
+    """Load ``model`` (bundle object, ``.pt`` or ``.onnx`` path, or an installed model's name) for ``backend``."""
     from s2sr.bundle import ModelBundle, load_model
+    from s2sr.models.registry import resolve_model
 
     if backend not in ("torch", "onnx"):
         raise ConfigError(f"--backend {backend!r}: choose torch or onnx")
     check_device(device)
-    if not isinstance(model, ModelBundle) and Path(model).suffix.lower() == ".onnx":
+    if not isinstance(model, ModelBundle):
+        model = resolve_model(model)
+    if not isinstance(model, ModelBundle) and model.suffix.lower() == ".onnx":
         if backend != "onnx":
             raise ModelError(f"{model}: is an ONNX file; pass --backend onnx or the .pt bundle")
         return _from_onnx(Path(model))
@@ -86,7 +90,8 @@ def load_for_apply(model: str | os.PathLike[str] | Any, backend: str, device: st
         name=Path(bundle.path).stem if bundle.path else bundle.arch, arch=bundle.arch,
         scale=int(bundle.scale), bands=list(bundle.bands), receptive_field=int(bundle.receptive_field),
         input_res=bundle.input_res, version=bundle.version, fingerprint=bundle_fingerprint(d),
-        bundle=bundle, input_dtype=bundle.input_dtype, norm_mean=tuple(float(v) for v in bundle.mean), _dict=d,
+        bundle=bundle, input_dtype=bundle.input_dtype, norm_mean=tuple(float(v) for v in bundle.mean),
+        input_stats=dict(bundle.input_stats), _dict=d,
     )  # for --backend onnx the caller exports it to a temporary .onnx and sets onnx_path
 
 
@@ -113,5 +118,5 @@ def _from_onnx(path: Path) -> LoadedModel:
         bands=list(meta["bands"]), receptive_field=int(meta.get("receptive_field", 16)),
         input_res=meta.get("input_res"), version=str(meta.get("version", "?")),
         fingerprint=file_sha256(path), onnx_path=path, input_dtype=meta.get("input_dtype"),
-        norm_mean=tuple(float(v) for v in meta["norm"]["mean"]),
+        norm_mean=tuple(float(v) for v in meta["norm"]["mean"]), input_stats=dict(meta.get("input_stats") or {}),
     )

@@ -73,13 +73,17 @@ def _markdown(path: Path) -> str:
 
 
 def load_card(path: str | Path) -> dict[str, Any]:
-    """A card dict from a ``.pt`` bundle (plus MODEL_CARD.md beside it, if any) or a markdown file."""
-    p = Path(path)
+    """A card dict from a ``.pt`` bundle (plus MODEL_CARD.md beside it, if any), a markdown file, or
+    an installed model's name (its bundle and registered card)."""
+    from s2sr.models.registry import installed_entry, resolve_model
+
+    entry = installed_entry(path)
+    p = resolve_model(path)
     if not p.is_file():
         raise ModelError(f"{p}: model file not found; pass RUN/best.pt or RUN/MODEL_CARD.md")
     if p.suffix.lower() in (".pt", ".pth"):
         card = card_from_bundle(p)
-        md = p.with_name(CARD_FILE)
+        md = entry.card if entry is not None and entry.card is not None else p.with_name(CARD_FILE)
         card["markdown"] = _markdown(md) if md.is_file() else None
         return card
     return {"source": p.name, "arch": None, "scale": None, "bands": [], "metrics": {},

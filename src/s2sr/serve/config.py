@@ -9,7 +9,7 @@ Built from CLI options or loaded from a small TOML, YAML or JSON file::
     sr = "out/sr.tif"       # required: the super-resolved COG
     lr = "lr.tif"           # optional: the original Sentinel-2 image
     footprint = "data/footprint.geojson"   # optional
-    model = "run/best.pt"   # optional: a model bundle (.pt) or MODEL_CARD.md
+    model = "run/best.pt"   # optional: a model bundle (.pt), MODEL_CARD.md or an installed model's name
 
 Relative paths in a file are resolved against the file's folder.
 """
@@ -99,10 +99,17 @@ def load_config(path: str | os.PathLike[str], overrides: dict[str, Any] | None =
     for sc in data.get("scenes") or []:
         if isinstance(sc, dict):
             for key in ("sr", "lr", "footprint", "model"):
-                if isinstance(sc.get(key), str):
+                if isinstance(sc.get(key), str) and not (key == "model" and _installed_name(base, sc[key])):
                     sc[key] = str(base / sc[key])
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
     return build_config(data, str(p))
+
+
+def _installed_name(base: Path, value: str) -> bool:
+    """``model = "NAME"`` names an installed model (and no file of that name is beside the config)."""
+    from s2sr.models.registry import installed_models
+
+    return not (base / value).exists() and value in installed_models()
 
 
 def config_from_options(
