@@ -92,7 +92,8 @@ def test_open_dataset_answers_on_a_prepared_folder(prepared) -> None:
     assert ds.alignment("/elsewhere/other.tif").shifted is False
     info = ds.training_info(ds.split("train"))
     assert (info.scale, info.bands, info.lr_res, info.input_dtype) == (4, res.bands, 10.0, "uint16")
-    assert info.sensor == SensorModel(4) and info.summary["inputs"] == [{"lr": str(scene.lr), "hr": str(scene.hr)}]
+    assert info.sensor == SensorModel(4) and info.summary["inputs"] == [
+        {"lr": str(scene.lr), "hr": str(scene.hr), "scene": "lr", "group": "lr", "split": None, "kind": "pair"}]
 
 
 def test_training_info_checks_the_store(prepared, tmp_path: Path) -> None:

@@ -52,7 +52,7 @@ def write_store(root: Path, *, n_train: int = 32, n_val: int = 8, lr_patch: int 
                 done += 1
         w.close()
     if prepare_json:
-        write_manifest(root, Manifest(scale=scale, patch_size=lr_patch, bands=bands, lr_res=10.0,
+        write_manifest(root, Manifest(scale=scale, patch_size=lr_patch, bands=bands, lr_res=10.0, lr_res_m=10.0, input_res_m=10.0,
                                       sensor=SensorRecord(scale=scale, mtf_nyquist=mtf), crs="EPSG:32631",
                                       counts={"train": n_train, "val": n_val, "test": 0}))
     return root
