@@ -66,7 +66,7 @@ def test_output_errors(make_raster, bicubic_pt, tmp_path):
     with pytest.raises(OutputError) as e:
         apply_model(bicubic_pt, src, bad, ApplyConfig(**Q))
     assert str(e.value) == f"{bad}: parent directory {bad.parent} does not exist; create it first"
-    with pytest.raises(ConfigError) as e:
+    with pytest.raises(OutputError) as e:
         apply_model(bicubic_pt, src, src, ApplyConfig(**Q))
     assert str(e.value) == f"{src}: output would overwrite the input; choose another output path"
 

@@ -25,11 +25,14 @@ from tqdm import tqdm
 from s2sr.errors import InputError, OutputError
 from s2sr.grid import check_scale
 from s2sr.io.atomic import atomic_file
+from s2sr.io.guard import check_outputs
 from s2sr.io.raster import open_raster, parse_bands, read_pixels, valid_mask
 from s2sr.io.values import OutputSpec, to_output
 from s2sr.sensor import SensorModel, area_downsample
 
 log = logging.getLogger(__name__)
+
+PAIR_FILES = ("hr.tif", "lr.tif")
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,8 @@ def degrade_image(
     if str(outdir) == "":  # Path("") is ".": an empty name would write into the current folder
         raise OutputError("OUTDIR '': empty folder name; pass a folder such as pair (or . for this folder)")
     outdir = Path(outdir)
+    check_outputs([outdir / name for name in PAIR_FILES], [("input", src)],
+                  "choose another OUTDIR (the pair is written as OUTDIR/hr.tif and OUTDIR/lr.tif)")
     if outdir.exists() and not outdir.is_dir():
         raise OutputError(f"{outdir}: exists and is not a directory; choose another OUTDIR")
     created = not outdir.exists()

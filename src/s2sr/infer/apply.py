@@ -32,6 +32,7 @@ from s2sr.infer.tilework import Predictor, TileJob, TileResult
 from s2sr.infer.tiling import Tile, TilePlan, make_plan
 from s2sr.io.atomic import check_writable_dir
 from s2sr.io.cog import write_cog
+from s2sr.io.guard import check_outputs
 from s2sr.io.raster import RasterInfo
 from s2sr.io.values import OutputSpec
 from s2sr.models.registry import resolve_model
@@ -123,10 +124,8 @@ def apply_model(
     check_writable_dir(dst)
     if dst.is_dir():
         raise OutputError(f"{dst}: is a directory; pass an output file path such as {dst / 'sr.tif'}")
-    if dst.resolve() == src.resolve():
-        raise ConfigError(f"{dst}: output would overwrite the input; choose another output path")
-    if isinstance(model, (str, os.PathLike)) and dst.resolve() == Path(model).resolve():
-        raise ConfigError(f"{dst}: output would overwrite the model; choose another output path")
+    model_path = model if isinstance(model, (str, os.PathLike)) else None
+    check_outputs([dst, *side_files(dst)], [("input", src), ("model", model_path)])
     if dst.suffix.lower() not in (".tif", ".tiff"):
         raise ConfigError(f"{dst}: s2sr apply writes a Cloud Optimized GeoTIFF; name the output *.tif")
     lm = load_for_apply(model, opts.backend, opts.device)
@@ -138,6 +137,12 @@ def apply_model(
 
             lm.onnx_path = export_onnx(lm.bundle, Path(tmpdir) / f"{lm.name}.onnx")
         return _run(lm, src, dst, opts, info, bands, t0)
+
+
+def side_files(dst: Path) -> tuple[Path, Path]:
+    """The partial output and its resume journal, hidden beside ``dst``."""
+    part, journal = (dst.with_name(f".{dst.name}.partial{ext}") for ext in (".tif", ".jsonl"))
+    return part, journal
 
 
 def _plan(lm: LoadedModel, src: Path, info: RasterInfo, opts: ApplyConfig) -> TilePlan:
@@ -157,7 +162,7 @@ def _run(lm: LoadedModel, src: Path, dst: Path, opts: ApplyConfig, info: RasterI
          t0: float) -> ApplyResult:
     plan = _plan(lm, src, info, opts)
     spec = OutputSpec("float32" if opts.out_dtype == "float32" else info.dtype, info.nodata)
-    part_path, jpath = (dst.with_name(f".{dst.name}.partial{ext}") for ext in (".tif", ".jsonl"))
+    part_path, jpath = side_files(dst)
     journal = Journal(jpath, _run_header(lm, src, plan, bands, spec, opts), dst)
     resumed = opts.resume and part_path.exists() and journal.load()
     if opts.resume and not resumed:

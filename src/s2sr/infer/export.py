@@ -41,6 +41,7 @@ def export_onnx(model: str | os.PathLike[str] | Any, out: str | os.PathLike[str]
     from s2sr.archs.consistency import projection_off
     from s2sr.bundle import ModelBundle, load_model
     from s2sr.io.atomic import atomic_file, check_writable_dir
+    from s2sr.io.guard import check_outputs
     from s2sr.models.registry import resolve_model
 
     if opset not in OPSETS:
@@ -48,8 +49,8 @@ def export_onnx(model: str | os.PathLike[str] | Any, out: str | os.PathLike[str]
     out = Path(out)
     if not isinstance(model, ModelBundle):
         model = resolve_model(model)
-    if not isinstance(model, ModelBundle) and out.resolve() == Path(model).resolve():
-        raise ConfigError(f"{out}: output would overwrite the model; choose another output path, e.g. model.onnx")
+    check_outputs([out], [("model", None if isinstance(model, ModelBundle) else model)],
+                  "choose another output path, e.g. model.onnx")
     check_writable_dir(out)
     if out.suffix.lower() != ".onnx":
         raise ConfigError(f"{out}: s2sr export writes an ONNX model; name the output *.onnx")

@@ -35,12 +35,10 @@ def check_dir_target(path: Path) -> None:
 
 
 def check_not_inside(final: Path, inputs: Iterable[str | os.PathLike[str] | None]) -> None:
-    """Refuse an output folder that holds one of ``inputs``: replacing it would delete that input."""
-    root = Path(final).resolve()
-    for p in inputs:
-        if p is not None and (root == Path(p).resolve() or root in Path(p).resolve().parents):
-            raise OutputError(f"{final}: holds the input {p}, which replacing it would delete; "
-                              "choose another output folder")
+    """Refuse an output folder that is or holds one of ``inputs``: replacing it would delete that input."""
+    from s2sr.io.guard import check_outputs
+
+    check_outputs([final], [("input", p) for p in inputs], "choose another output folder")
 
 
 def disk_error(path: Path, e: OSError) -> OutputError:

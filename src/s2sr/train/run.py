@@ -27,8 +27,9 @@ from tqdm import tqdm
 from s2sr.data.dataset import DatasetInfo, open_dataset
 from s2sr.errors import ConfigError, OutputError
 from s2sr.io.atomic import atomic_file
+from s2sr.io.guard import check_outputs
 from s2sr.train import checkpoint as ck
-from s2sr.train.config import TrainConfig, resolve_config
+from s2sr.train.config import TrainConfig, resolve_config, resolve_config_arg
 from s2sr.train.data import Batches, input_stats, norm_stats, open_train_val
 from s2sr.train.device import pick_device, pick_precision
 from s2sr.train.metrics_log import MetricsLog
@@ -100,6 +101,9 @@ def _provenance(data: Path, info: DatasetInfo, cfg: TrainConfig, device: torch.d
             "device": str(device), "precision": precision, "torch": str(torch.__version__)}
 
 
+RUN_FILES = ("best.pt", "last.pt", "MODEL_CARD.md", "config.json", "metrics.csv", "tb")
+
+
 def train(data: Path | None, out: Path, config: TrainConfig | str | Path | None = None, resume: bool = False,
           on_step: StepCallback | None = None, overrides: dict[str, Any] | None = None) -> TrainResult:
     """Train a generator on the patch store in ``data``; write the run into ``out``.
@@ -108,9 +112,14 @@ def train(data: Path | None, out: Path, config: TrainConfig | str | Path | None 
     with ``resume`` the run's own ``config.json``); ``overrides`` apply on top (dotted keys).
     ``resume=True`` continues ``out/last.pt`` (``data=None`` then means the run's
     own data folder). ``on_step(step, values)`` is called after each step.
+    A fresh run may not write over its config file or its dataset.
     Ctrl-C saves ``out/last.pt`` and re-raises :class:`KeyboardInterrupt`.
     """
     out = Path(out)
+    if not resume:  # a resumed run rewrites its own config.json on purpose
+        config_file = resolve_config_arg(str(config)) if isinstance(config, str | Path) else None
+        check_outputs([out / n for n in RUN_FILES], [("config file", config_file), ("dataset", data)],
+                      "choose another --out")
     config = resolve_config(config, overrides, out if resume else None)
     state = _resume_state(out, config) if resume else None
     if data is None:
