@@ -4,7 +4,8 @@ shared-data path."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -169,3 +170,50 @@ def install_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[.
         return folder
 
     return _install
+
+
+def _mount_tmpfs(path: Path, options: str) -> str | None:
+    """Mount a tmpfs on ``path``; the reason it cannot be done, or None when mounted."""
+    if os.geteuid() != 0:
+        return "mounting a tmpfs needs root"
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True, text=True)
+    return f"cannot mount a tmpfs here ({r.stderr.strip()})" if r.returncode else None
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Callable[..., Path]]:
+    """Factory ``small_disk(kib, name="disk")``: a real, tiny filesystem (tmpfs) that fills up (ENOSPC).
+
+    Skips with the reason where a tmpfs cannot be mounted (not root, no mount permission).
+    """
+    mounted: list[Path] = []
+
+    def _make(kib: int, name: str = "disk") -> Path:
+        d = tmp_path / name
+        d.mkdir()
+        why = _mount_tmpfs(d, f"size={kib}k,mode=0777")
+        if why:
+            pytest.skip(why)
+        mounted.append(d)
+        return d
+
+    yield _make
+    for d in mounted:
+        subprocess.run(["umount", "-l", str(d)], check=False)
+
+
+@pytest.fixture
+def unwritable_dir(tmp_path: Path) -> Iterator[Path]:
+    """A folder nobody can write into: a read-only tmpfs as root (root ignores modes), else mode 0555."""
+    d = tmp_path / "readonly"
+    d.mkdir()
+    if os.geteuid() != 0:
+        d.chmod(0o555)
+        yield d
+        d.chmod(0o755)
+        return
+    why = _mount_tmpfs(d, "size=64k,ro")
+    if why:
+        pytest.skip(why)
+    yield d
+    subprocess.run(["umount", "-l", str(d)], check=False)

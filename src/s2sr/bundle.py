@@ -20,6 +20,7 @@ returns (bands, h*scale, w*scale) float32 in the same units.
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,12 +128,7 @@ class ModelBundle:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the bundle atomically to ``path``."""
-        from s2sr.io.atomic import atomic_file
-
-        path = Path(path)
-        with atomic_file(path) as tmp:
-            torch.save(self.to_dict(), tmp)
-        return path
+        return torch_save(self.to_dict(), path)
 
 
 def bundle_from_dict(d: dict[str, Any], path: str = "<memory>", device: str = "cpu") -> ModelBundle:
@@ -149,6 +145,7 @@ def bundle_from_dict(d: dict[str, Any], path: str = "<memory>", device: str = "c
         first = str(e).splitlines()[0]
         raise ModelError(f"{path}: weights do not match architecture {d['arch']!r} ({first}); the checkpoint is damaged") from None
     module.eval().to(device)
+    _probe(module, list(d["bands"]), int(d["scale"]), d["norm"], path, device)
     return ModelBundle(
         arch=d["arch"],
         arch_kwargs=dict(d["arch_kwargs"]),
@@ -169,16 +166,73 @@ def bundle_from_dict(d: dict[str, Any], path: str = "<memory>", device: str = "c
     )
 
 
+def _probe(module: nn.Module, bands: list[str], scale: int, norm: dict[str, Any], path: str, device: str) -> None:
+    """Refuse a bundle whose band list, normalisation or scale disagrees with its network."""
+    from s2sr.model_check import probe
+
+    fix = "the bundle was edited or is damaged; use the RUN/best.pt written by `s2sr train`"
+    if not len(norm.get("mean", ())) == len(norm.get("std", ())) == len(bands) > 0:
+        raise ModelError(f"{path}: {len(bands)} bands but {len(norm.get('mean', ()))} normalisation means and "
+                         f"{len(norm.get('std', ()))} stds; {fix}")
+
+    @torch.inference_mode()
+    def run(x: np.ndarray) -> torch.Tensor:
+        return module(torch.from_numpy(x).to(device))
+
+    probe(run, bands, scale, path, fix)
+
+
+def torch_save(obj: Any, path: str | os.PathLike[str]) -> Path:
+    """``torch.save`` atomically; a full disk or an unwritable folder is a one-line OutputError.
+
+    The object is serialised in memory first and written with Python's own file I/O: torch's
+    writer reports a failed write as an opaque ``RuntimeError`` (``inline_container.cc``),
+    Python as an ``OSError`` with its errno, which :func:`s2sr.io.atomic.atomic_file` words.
+    """
+    from s2sr.io.atomic import atomic_file
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    path = Path(path)
+    with atomic_file(path) as tmp:
+        tmp.write_bytes(buf.getbuffer())
+    return path
+
+
 def torch_load(path: Path, what: str, fix: str) -> Any:
     """``torch.load(weights_only=True)`` on CPU; any loader failure is one ModelError naming ``path``.
 
     ``what`` names the file kind ("checkpoint", "training state"), ``fix`` says what to do.
     """
+    _check_torch_file(Path(path), what, fix)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for truncated/corrupt pickles/zips
         first = (str(e).splitlines() or [type(e).__name__])[0][:120]
         raise ModelError(f"{path}: corrupt or truncated {what} ({first}); {fix}") from None
+
+
+# first bytes of files people pass by mistake, and what they are
+_NOT_TORCH = ((b"II*\0", "a GeoTIFF"), (b"MM\0*", "a GeoTIFF"), (b"\x89PNG", "a PNG image"), (b"{", "a JSON file"),
+              (b"#", "a text file"))
+
+
+def _check_torch_file(path: Path, what: str, fix: str) -> None:
+    """Refuse, before torch sees it, a file that cannot be read or is no PyTorch file at all."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError as e:
+        raise ModelError(f"{path}: cannot read the {what} ({e.strerror}); check the file's permissions") from None
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"\x80"):  # torch's zip format, or a legacy pickle
+        return
+    if path.suffix.lower() == ".onnx":
+        raise ModelError(f"{path}: is an ONNX model, not a PyTorch {what}; pass the .pt bundle (RUN/best.pt) "
+                         "(an ONNX model runs with `s2sr apply --backend onnx`)")
+    kind = "an empty file" if not head else next((k for magic, k in _NOT_TORCH if head.startswith(magic)), None)
+    if kind is None:
+        raise ModelError(f"{path}: not a PyTorch {what} (unknown format); {fix}")
+    raise ModelError(f"{path}: is {kind}, not a PyTorch {what}; {fix}")
 
 
 def load_model(model: str | os.PathLike[str], device: str = "cpu") -> ModelBundle:

@@ -37,6 +37,10 @@ class OutputError(S2SRError):
     """An output cannot be written (unwritable directory, disk full, already exists)."""
 
 
+class DiskFullError(OutputError):
+    """The disk filled up while an output was written (ENOSPC)."""
+
+
 def describe_validation_error(err: ValidationError) -> tuple[str, str, object]:
     """The first problem of a pydantic ``ValidationError`` as (dotted location, message, input).
 

@@ -95,6 +95,9 @@ def test_model_card_from_bundle_and_markdown(serve_data) -> None:
 def test_bad_model_errors(tmp_path: Path) -> None:
     bad = tmp_path / "best.pt"
     bad.write_bytes(b"not a zip")
+    with pytest.raises(ModelError, match=r"not a PyTorch checkpoint \(unknown format\)"):
+        load_card(bad)
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(ModelError, match="corrupt or truncated checkpoint"):
         load_card(bad)
     with pytest.raises(ModelError, match="model file not found"):

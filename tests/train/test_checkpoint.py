@@ -52,7 +52,9 @@ def test_damaged_checkpoint_gives_model_error(damage: str, tmp_path: Path) -> No
     path = _bundle("light", {"width": 8, "depth": 2}).save(tmp_path / "best.pt")
     data = path.read_bytes()
     path.write_bytes({"truncate": data[: len(data) // 2], "garbage": b"\x00junk" * 50, "empty": b""}[damage])
-    with pytest.raises(ModelError, match=rf"^{path}: corrupt or truncated checkpoint \(.*\); re-copy or re-train it$"):
+    what = {"truncate": r"corrupt or truncated checkpoint \(.*\)", "garbage": r"not a PyTorch checkpoint \(unknown format\)",
+            "empty": "is an empty file, not a PyTorch checkpoint"}[damage]
+    with pytest.raises(ModelError, match=rf"^{path}: {what}; re-copy or re-train it$"):
         s2sr.load_model(path)
 
 

@@ -70,7 +70,7 @@ def test_syntax_error_and_missing_file(tmp_path: Path) -> None:
 
 
 def test_bad_override_value_is_reported() -> None:
-    with pytest.raises(ConfigError, match=r"^config: run.max_steps: Input should be greater than 0"):
+    with pytest.raises(ConfigError, match=r"^--max-steps -1: run.max_steps: Input should be greater than 0"):
         load_config(None, {"max_steps": -1})
 
 

@@ -88,12 +88,8 @@ def open_pair(index: int, lr_path: Path, hr_path: Path, cfg: PrepareConfig) -> P
         )
     warp = plan_fine_hr(lr, hr, cfg.scale)  # raises on rotated LR grids and a CRS on one side only
     warnings = [warp.note] if warp.note else []
+    warp.check_finer()
     hr_res, lr_res = warp.hr_res, pixel_size(lr.grid.transform)
-    if hr_res >= 0.999 * lr_res:
-        raise InputError(
-            f"{hr_path}: HR pixel size {hr_res:.4g} is coarser than (or equal to) the LR pixel "
-            f"{lr_res:.4g} of {lr_path}; pass the finer image as --hr (are --lr and --hr swapped?)"
-        )
     want = lr_res / cfg.scale
     if abs(hr_res / want - 1) > 0.1:
         warnings.append(

@@ -92,13 +92,32 @@ class SplitReader:
             return list(csv.DictReader(f))
 
 
+def _read_meta(path: Path) -> dict[str, Any]:
+    """A split's meta.json, checked: a damaged one is a one-line InputError naming it."""
+    fix = "the store is damaged; re-run `s2sr prepare`"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: not valid JSON ({str(e).splitlines()[0]}); {fix}") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror}); check its permissions") from None
+    try:
+        ok = isinstance(meta, dict) and int(meta["count"]) >= 0 and len(meta["bands"]) > 0 and \
+            all(int(meta[k]) > 0 for k in ("lr_patch", "hr_patch", "scale"))
+    except (KeyError, TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise InputError(f"{path}: missing or invalid count, bands, lr_patch, hr_patch or scale; {fix}")
+    return dict(meta)
+
+
 def open_split(root: str | Path, split: str) -> SplitReader:
     """Open split ``split`` of the store written by ``prepare`` into ``root``."""
     d = Path(root) / "store" / split
     meta_path = d / "meta.json"
     if not meta_path.is_file():
         raise InputError(f"{root}: no patch store split {split!r} ({meta_path} missing); run `s2sr prepare` first")
-    meta = json.loads(meta_path.read_text())
+    meta = _read_meta(meta_path)
     c = len(meta["bands"])
     for name, p in (("lr.f32", meta["lr_patch"]), ("hr.f32", meta["hr_patch"])):
         expect = meta["count"] * c * p * p * 4

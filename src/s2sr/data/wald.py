@@ -24,7 +24,8 @@ from tqdm import tqdm
 
 from s2sr.errors import InputError, OutputError
 from s2sr.grid import check_scale
-from s2sr.io.atomic import atomic_file
+from s2sr.io.atomic import atomic_file, make_dir
+from s2sr.io.gdal_errors import gdal_writing
 from s2sr.io.guard import check_outputs
 from s2sr.io.raster import open_raster, parse_bands, read_pixels, valid_mask
 from s2sr.io.values import OutputSpec, to_output
@@ -108,12 +109,12 @@ def _degrade(src: Path, outdir: Path, sensor: SensorModel, bands: str | list[int
         lr_t = Affine(t.a * scale, 0.0, t.c, 0.0, t.e * scale, t.f)
         dtype = ds.dtypes[idx[0] - 1]
         desc = [ds.descriptions[i - 1] for i in idx]
-        outdir.mkdir(parents=True, exist_ok=True)
+        make_dir(outdir)
         hr_path, lr_path = outdir / "hr.tif", outdir / "lr.tif"
         with atomic_file(hr_path) as th, atomic_file(lr_path) as tl:
             hp = _profile(ds, lw * scale, lh * scale, hr_t, len(idx), dtype)
             lp = _profile(ds, lw, lh, lr_t, len(idx), dtype)
-            with rasterio.open(th, "w", **hp) as dh, rasterio.open(tl, "w", **lp) as dl:
+            with gdal_writing(outdir), rasterio.open(th, "w", **hp) as dh, rasterio.open(tl, "w", **lp) as dl:
                 _write_strips(ds, dh, dl, idx, sensor, lw, lh, strip, progress)
                 for i, d in enumerate(desc, 1):
                     if d:

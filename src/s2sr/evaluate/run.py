@@ -90,19 +90,21 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
             hr_spec = cfg.hr_bands if cfg.hr_bands is not None else cfg.bands
             hr_b = _bands(hr_spec, read_info(hr_path).count, hr_path, len(bundle.bands), bundle.bands, "--hr-bands")
         scene = Scene(Path(lr_path), Path(hr_path), bundle.scale, lr_b, hr_b, align)
+        # in Wald mode both images are degraded copies in the temporary folder: name the user's image
+        lr_name, hr_name = (cfg.wald, cfg.wald) if cfg.wald is not None else (lr_path, hr_path)
         try:
             # checked above (Wald mode feeds the model an image degraded by its scale on purpose)
             sr_path = super_resolve(bundle, Path(lr_path), tmp / "sr.tif", lr_b, cfg.progress, input_check="skip")
             scene.open_sr(sr_path)
-            L = _data_range(scene, cfg)
+            L = _data_range(scene, cfg, hr_name)
             tiles = _limit(plan_tiles(scene, cfg.tile, areas), cfg)
             if not tiles:
-                raise InputError(f"{cfg.split_from or lr_path}: no tile to score (no test patch overlaps the LR image); check --split-from")
+                raise InputError(f"{cfg.split_from or lr_name}: no tile to score (no test patch overlaps the LR image); check --split-from")
             mean_l = float(np.mean(L))
             records = score_scene(scene, tiles, bundle.sensor, L, cfg.change_tol * mean_l,
                                   mean_l, areas, cfg.progress)
             if not records:
-                raise InputError(f"{lr_path}: no valid pixel to score (nodata everywhere or outside the test split)")
+                raise InputError(f"{lr_name}: no valid pixel to score (nodata everywhere or outside the test split)")
             doc = _document(cfg, bundle, L, records)
             if cfg.opensr:
                 _add_opensr(doc, score_opensr(scene, areas, cfg.opensr_max_pixels, cfg.reflectance_scale))
@@ -152,7 +154,7 @@ def _bands(spec: list[int] | None, count: int, path: Path, n_model: int, names: 
     return idx
 
 
-def _data_range(scene: Scene, cfg: EvalConfig) -> np.ndarray:
+def _data_range(scene: Scene, cfg: EvalConfig, hr_name: str | Path) -> np.ndarray:
     """Per-band PSNR/SSIM peak: cfg.data_range, or the 0.1-99.9 % range of the reference."""
     n = len(scene.hr_bands)
     if cfg.data_range is not None:
@@ -163,7 +165,9 @@ def _data_range(scene: Scene, cfg: EvalConfig) -> np.ndarray:
     ref = read_pixels(ds, scene.hr_bands, out_shape=(n, max(1, h // f), max(1, w // f))).astype(np.float64)
     ok = valid_mask(ref, ds.nodata)
     if not ok.any():
-        raise InputError(f"{scene.hr_path}: no valid reference pixel on the LR's fine grid; check that LR and HR overlap")
+        why = "all nodata or NaN; check its nodata value" if cfg.wald is not None else \
+            "check that LR and HR overlap and that the HR's nodata value is right"
+        raise InputError(f"{hr_name}: no valid reference pixel on the LR's fine grid ({why})")
     lo, hi = np.percentile(ref[:, ok], [0.1, 99.9], axis=1)
     return np.maximum(hi - lo, 1.0)
 

@@ -56,6 +56,7 @@ class Scene:
         self.lr_grid = Grid(self.lr.transform, self.lr.width, self.lr.height)
         self.fine = fine_grid(self.lr_grid, self.scale)
         warp = plan_fine_hr(read_info(self.lr_path), read_info(self.hr_path), self.scale)
+        warp.check_finer()  # the same refusal as prepare's
         self.hr: FineGridReader = self.stack.enter_context(
             warp.open(self.hr_bands, (self.align.dx, self.align.dy)))
         self.sr = None

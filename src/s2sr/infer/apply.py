@@ -9,6 +9,7 @@ under a temporary name and renamed. See docs/apply.md.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import tempfile
 import time
@@ -21,7 +22,7 @@ from rasterio.windows import transform as window_transform
 from tqdm import tqdm
 
 from s2sr._version import __version__
-from s2sr.errors import ConfigError, InputError, OutputError
+from s2sr.errors import ConfigError, DiskFullError, InputError, OutputError
 from s2sr.grid import Grid, fine_grid, pixel_region
 from s2sr.infer.inputs import INPUT_CHECKS, check_input
 from s2sr.infer.journal import Journal
@@ -80,6 +81,13 @@ class ApplyConfig:
             raise ConfigError(f"--precision {self.precision}: the onnx backend runs fp32 only; use --precision fp32")
         if self.window is not None and self.bbox is not None:
             raise ConfigError("--window and --bbox: pass only one of them")
+        if self.window is not None:
+            col, row, width, height = self.window
+            if width <= 0 or height <= 0 or col < 0 or row < 0:
+                raise ConfigError(f"--window {','.join(str(v) for v in self.window)}: expects COL,ROW,WIDTH,HEIGHT "
+                                  "in input pixels with COL, ROW >= 0 and WIDTH, HEIGHT > 0; fix --window")
+        if self.bbox is not None and not all(math.isfinite(v) for v in self.bbox):
+            raise ConfigError(f"--bbox {self.bbox}: expects four finite numbers LEFT,BOTTOM,RIGHT,TOP; fix --bbox")
         if self.queue_depth < 1:
             raise ConfigError(f"queue_depth {self.queue_depth}: must be >= 1")
 
@@ -136,7 +144,11 @@ def apply_model(
             from s2sr.infer.export import export_onnx  # onnx: only for this backend
 
             lm.onnx_path = export_onnx(lm.bundle, Path(tmpdir) / f"{lm.name}.onnx")
-        return _run(lm, src, dst, opts, info, bands, t0)
+        try:
+            return _run(lm, src, dst, opts, info, bands, t0)
+        except DiskFullError as e:
+            raise DiskFullError(f"{dst}: disk full while writing; free space, then run the same command with "
+                                "--resume to finish from the tiles already done (or write elsewhere)") from e
 
 
 def side_files(dst: Path) -> tuple[Path, Path]:

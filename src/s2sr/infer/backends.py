@@ -89,8 +89,18 @@ def read_onnx_meta(path: str | Path) -> dict[str, Any]:
     except Exception as e:  # protobuf DecodeError and friends
         first = (str(e).splitlines() or [type(e).__name__])[0][:120]
         raise ModelError(f"{p}: corrupt ONNX file ({first}); re-run `s2sr export`") from None
-    props = {m.key: m.value for m in model.metadata_props}
+    try:
+        props = {m.key: m.value for m in model.metadata_props}
+    except UnicodeDecodeError as e:  # protobuf decodes string fields lazily: a flipped bit surfaces here
+        raise ModelError(f"{p}: corrupt ONNX file (metadata is not text: {e.reason}); re-run `s2sr export`") from None
     if ONNX_META_KEY not in props:
         raise ModelError(f"{p}: ONNX file has no s2sr metadata; export it with `s2sr export`")
-    meta: dict[str, Any] = json.loads(props[ONNX_META_KEY])
-    return meta
+    try:
+        meta = json.loads(props[ONNX_META_KEY])
+        ok = isinstance(meta, dict) and isinstance(meta["arch"], str) and int(meta["scale"]) >= 1 and \
+            len(meta["bands"]) == len(meta["norm"]["mean"]) == len(meta["norm"]["std"]) > 0
+    except (ValueError, KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise ModelError(f"{p}: corrupt s2sr metadata in the ONNX file (arch, scale, bands, norm); re-run `s2sr export`")
+    return dict(meta)

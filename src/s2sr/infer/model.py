@@ -110,9 +110,12 @@ def check_device(device: str) -> None:
 
 
 def _from_onnx(path: Path) -> LoadedModel:
-    from s2sr.infer.backends import read_onnx_meta
+    from s2sr.infer.backends import OnnxPredictor, read_onnx_meta
+    from s2sr.model_check import probe
 
     meta = read_onnx_meta(path)
+    probe(OnnxPredictor(path, threads=1), list(meta["bands"]), int(meta["scale"]), str(path),
+          "the ONNX file was edited or is damaged; re-run `s2sr export`")
     return LoadedModel(
         name=str(meta.get("name", path.stem)), arch=str(meta["arch"]), scale=int(meta["scale"]),
         bands=list(meta["bands"]), receptive_field=int(meta.get("receptive_field", 16)),

@@ -20,6 +20,7 @@ from affine import Affine
 from rasterio.crs import CRS
 
 from s2sr.io.atomic import disk_error
+from s2sr.io.gdal_errors import gdal_writing
 
 BLOCK = 512
 
@@ -49,12 +50,9 @@ class TiledScratch:
         prof = dict(driver="GTiff", width=self.width, height=self.height, count=self.count, dtype=self.dtype,
                     crs=crs, transform=transform, nodata=nodata, tiled=True, blockxsize=BLOCK,
                     blockysize=BLOCK, interleave="pixel", compress="none", sparse_ok=False, bigtiff="IF_NEEDED")
-        try:
-            with rasterio.open(self.path, "w", **prof) as ds:
-                ds.descriptions = tuple(descriptions[: self.count])
-                ds.update_tags(**tags)
-        except OSError as e:
-            raise disk_error(self.report_as, e) from e
+        with gdal_writing(self.report_as), rasterio.open(self.path, "w", **prof) as ds:
+            ds.descriptions = tuple(descriptions[: self.count])
+            ds.update_tags(**tags)
 
     def open(self) -> TiledScratch:
         """Read the block offsets and open the file for ``pwrite``."""

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from s2sr.errors import OutputError
+from s2sr.errors import DiskFullError, OutputError
 
 
 def _tmp_name(final: Path) -> Path:
@@ -43,8 +43,18 @@ def check_not_inside(final: Path, inputs: Iterable[str | os.PathLike[str] | None
 
 def disk_error(path: Path, e: OSError) -> OutputError:
     if e.errno == errno.ENOSPC:
-        return OutputError(f"{path}: disk full while writing; free space or write elsewhere")
+        return DiskFullError(f"{path}: disk full while writing; free space or write elsewhere")
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return OutputError(f"{path}: cannot write ({e.strerror}); choose a writable folder or fix its permissions")
     return OutputError(f"{path}: cannot write ({e.strerror or e}); check permissions and free space")
+
+
+def make_dir(path: Path) -> None:
+    """``mkdir -p path``; an unwritable parent or a full disk is a one-line OutputError."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise disk_error(path, e) from e
 
 
 @contextmanager

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from s2sr.errors import ConfigError, OutputError
+from s2sr.errors import ConfigError
 from s2sr.io.atomic import atomic_file
+from s2sr.io.gdal_errors import gdal_writing
 
 log = logging.getLogger(__name__)
 
@@ -45,19 +46,15 @@ def write_cog(src: str | os.PathLike[str], dst: str | os.PathLike[str], dtype: s
     """Convert ``src`` to a COG at ``dst`` atomically (temporary name beside it, then rename)."""
     import rasterio
     import rasterio.shutil
-    from rasterio.errors import RasterioError
 
     dst = Path(dst)
     opts = cog_options(dtype, compress, blocksize)
     with atomic_file(dst) as tmp:
         try:
-            with rasterio.Env(GDAL_CACHEMAX=256):
+            with gdal_writing(dst), rasterio.Env(GDAL_CACHEMAX=256):
                 rasterio.shutil.copy(str(src), str(tmp), driver="COG", **opts)
-        except RasterioError as e:
-            first = (str(e).splitlines() or [type(e).__name__])[0]
-            if "space" in first.lower():
-                raise OutputError(f"{dst}: disk full while writing; free space or write elsewhere") from None
-            raise OutputError(f"{dst}: GDAL could not write the COG ({first}); check the output path") from None
+        finally:  # GDAL's overview scratch file, left behind when the copy fails
+            tmp.with_name(tmp.name + ".ovr.tmp").unlink(missing_ok=True)
     return dst
 
 

@@ -69,6 +69,15 @@ class FineHR:
             return b
         return transform_bounds(self.hr.crs, self.lr.crs, *b, densify_pts=21)
 
+    def check_finer(self) -> None:
+        """Refuse an HR that is not finer than the LR (the two files swapped, most likely)."""
+        lr_res = pixel_size(self.lr.grid.transform)
+        if self.hr_res >= 0.999 * lr_res:
+            raise InputError(
+                f"{self.hr.path}: HR pixel size {self.hr_res:.4g} is coarser than (or equal to) the LR pixel "
+                f"{lr_res:.4g} of {self.lr.path}; pass the finer image as --hr (are --lr and --hr swapped?)"
+            )
+
     def on_fine_grid(self, shift: tuple[float, float] = (0.0, 0.0)) -> bool:
         """True when the HR pixels already are the fine grid's (then it is read as it is)."""
         fine, t = self.fine, self.hr_transform

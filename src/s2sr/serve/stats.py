@@ -11,7 +11,7 @@ import numpy as np
 from rasterio.enums import Resampling
 
 from s2sr.errors import InputError
-from s2sr.io.raster import open_raster
+from s2sr.io.raster import open_raster, read_pixels
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,8 @@ def compute_stretch(
     """Per-band (``lo``, ``hi``) percentiles of the valid pixels, from a read of at most ``max_side``."""
     with open_raster(path) as ds:
         h, w = _decimated_shape(ds.width, ds.height, max_side)
-        data = ds.read(list(indexes), out_shape=(len(indexes), h, w), masked=True,
-                       resampling=Resampling.nearest)
+        data = read_pixels(ds, list(indexes), out_shape=(len(indexes), h, w), masked=True,
+                           resampling=Resampling.nearest)
     out = []
     for band, arr in zip(indexes, data, strict=True):
         vals = arr.compressed().astype(np.float64)

@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 
 from s2sr._version import __version__
-from s2sr.bundle import ModelBundle, torch_load
+from s2sr.bundle import ModelBundle, torch_load, torch_save
 from s2sr.data.dataset import DatasetInfo
 from s2sr.errors import ModelError
 from s2sr.io.atomic import atomic_file
@@ -23,8 +22,7 @@ LAST_FORMAT = "s2sr-train-state"
 
 
 def save_last(path: Path, state: dict[str, Any]) -> None:
-    with atomic_file(path) as tmp:
-        torch.save({"format": LAST_FORMAT, **state}, tmp)
+    torch_save({"format": LAST_FORMAT, **state}, path)
 
 
 def load_last(path: Path) -> dict[str, Any]:

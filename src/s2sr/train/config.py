@@ -140,16 +140,41 @@ def _one_line(where: str, err: ValidationError) -> ConfigError:
     return ConfigError(f"{where}: {loc}: {msg}{more}; fix it (see docs/training.md for the keys)")
 
 
+def _option(key: str, value: Any) -> str:
+    """How the user gave an override: ``--max-steps 5`` for a short name, else ``--set KEY=VALUE``."""
+    return f"--{key.replace('_', '-')} {value}" if key in SHORT_KEYS else f"--set {key}={value!r}"
+
+
+def _blamed_override(err: ValidationError, overrides: dict[str, Any]) -> str | None:
+    """The override whose key is (inside) the location of the first validation error, if any."""
+    loc, _, _ = describe_validation_error(err)
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        full = SHORT_KEYS.get(key, key)
+        if loc == full or loc.startswith(full + ".") or full.startswith(loc + "."):
+            return _option(key, value)
+    return None
+
+
 def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """Read, override and validate a training config; ``path=None`` means defaults."""
+    """Read, override and validate a training config; ``path=None`` means defaults.
+
+    An invalid value names the option it came from (``--set optim.lr=-1.0``), not the file.
+    """
     data = read_mapping(path) if path is not None else {}
-    return _validated(_apply(data, dict(overrides or {})), str(path) if path is not None else "config")
+    return _validated(_apply(data, dict(overrides or {})), str(path) if path is not None else "config",
+                      dict(overrides or {}))
 
 
-def _validated(data: dict[str, Any], where: str) -> TrainConfig:
+def _validated(data: dict[str, Any], where: str, overrides: dict[str, Any] | None = None) -> TrainConfig:
     try:
         return TrainConfig.model_validate(data)
     except ValidationError as e:
+        blamed = _blamed_override(e, overrides or {})
+        if blamed is not None:
+            loc, msg, _ = describe_validation_error(e)
+            raise ConfigError(f"{blamed}: {loc}: {msg}; fix the option (see docs/training.md for the keys)") from None
         raise _one_line(where, e) from None
 
 
@@ -158,7 +183,9 @@ def resolve_config(config: TrainConfig | str | Path | None, overrides: dict[str,
     """A run's config: ``config`` (a TrainConfig, a file or a built-in name; None: the resumed
     ``run``'s own ``config.json``, else the defaults), then ``overrides``."""
     if isinstance(config, TrainConfig):
-        return _validated(_apply(config.to_dict(), dict(overrides or {})), "config") if overrides else config
+        if not overrides:
+            return config
+        return _validated(_apply(config.to_dict(), dict(overrides)), "config", dict(overrides))
     path = resolve_config_arg(str(config)) if config is not None else None
     if path is None and run is not None:
         path = run / "config.json"

@@ -35,6 +35,9 @@ def norm_stats(split: SplitReader, max_patches: int, seed: int) -> tuple[np.ndar
         s2 += (a * a).sum(1)
         cnt += a.shape[1]
     mean = s1 / cnt
+    if not np.all(np.isfinite(s2)):
+        raise InputError(f"{split.dir}: the training patches hold NaN or infinite values; re-run `s2sr prepare` "
+                         "on the source images")
     std = np.sqrt(np.maximum(s2 / cnt - mean**2, 0.0))
     std = np.where(std > 1e-6 * np.maximum(np.abs(mean), 1.0), std, 1.0)
     return mean.astype(np.float32), std.astype(np.float32)

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from s2sr.data.dataset import DatasetInfo, open_dataset
 from s2sr.errors import ConfigError, OutputError
-from s2sr.io.atomic import atomic_file
+from s2sr.io.atomic import atomic_file, make_dir
 from s2sr.io.guard import check_outputs
 from s2sr.train import checkpoint as ck
 from s2sr.train.config import TrainConfig, resolve_config, resolve_config_arg
@@ -92,7 +92,7 @@ def _make_out(out: Path) -> None:
         raise OutputError(f"{out}: already holds a training run; pass --resume {out} or choose another --out")
     if out.exists() and not out.is_dir():
         raise OutputError(f"{out}: exists and is not a folder; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
+    make_dir(out)
 
 
 def _provenance(data: Path, info: DatasetInfo, cfg: TrainConfig, device: torch.device,
@@ -133,8 +133,8 @@ def train(data: Path | None, out: Path, config: TrainConfig | str | Path | None 
     device = pick_device(config.run.device)
     precision = pick_precision(config.run.precision, device)
     if state is None:
+        mean, std = norm_stats(tr, config.run.norm_patches, config.run.seed)  # bad data: no run folder made
         _make_out(out)
-        mean, std = norm_stats(tr, config.run.norm_patches, config.run.seed)
     else:
         mean, std = np.asarray(state["mean"], np.float32), np.asarray(state["std"], np.float32)
     with atomic_file(out / "config.json") as tmp:
@@ -183,7 +183,7 @@ class _Loop:
         t, r = self.t, self.cfg.run
         mlog = MetricsLog(self.out, t.step, r.tensorboard)
         bar = tqdm(total=r.max_steps, initial=t.step, desc="train", unit="step", file=sys.stderr,
-                   dynamic_ncols=True)
+                   dynamic_ncols=True, disable=None)  # None: no bar when stderr is not a terminal
         t.start_clock()
         validated_at = -1
         try:
@@ -214,6 +214,10 @@ class _Loop:
             mlog.close()
             log.warning("train: interrupted at step %d; state saved to %s; continue with "
                         "`s2sr train --resume %s`", t.step, self.out / "last.pt", self.out)
+            raise
+        except Exception:  # e.g. a full disk: end the progress line so the error starts a line of its own
+            bar.close()
+            mlog.close()
             raise
         bar.close()
         if validated_at != t.step:

@@ -12,7 +12,7 @@ from torch import nn
 from s2sr.archs import build_arch
 from s2sr.archs.discriminator import DISCRIMINATORS
 from s2sr.data.dataset import DatasetInfo
-from s2sr.errors import ConfigError
+from s2sr.errors import ConfigError, InputError
 from s2sr.losses import adversarial_losses
 from s2sr.train.config import TrainConfig
 from s2sr.train.data import Batches
@@ -105,6 +105,9 @@ class Trainer:
         if gan:
             loss = loss + self._g_adversarial(sr, hr_b, parts)
         if not torch.isfinite(loss):
+            if not (torch.isfinite(lr_b).all() and torch.isfinite(hr_b).all()):
+                raise InputError(f"{self.batches.split.dir}: the training patches of step {self.step} hold NaN or "
+                                 "infinite values; re-run `s2sr prepare` on the source images")
             raise ConfigError(f"training diverged at step {self.step} (loss {float(loss)}); "
                               "lower optim.lr or enable optim.grad_clip")
         self.opt.zero_grad(set_to_none=True)
