@@ -186,3 +186,18 @@ def test_unreadable_model_is_a_permission_error_not_a_corrupt_file(bicubic_pt, t
     assert p.returncode == 2, p.stderr
     assert p.stderr == (f"s2sr export: error: {pt}: cannot read the checkpoint (Permission denied); "
                         "check the file's permissions\n")
+
+
+def test_unreachable_dask_scheduler_creates_no_partial_output(make_raster, bicubic_pt, tmp_path, capsys):
+    """Item 14: `apply --dask tcp://unreachable` created the full-size partial output before connecting."""
+    import dask.config
+
+    from s2sr.serve.app import free_port
+
+    src = make_raster("in.tif", shape=(4, 64, 64))
+    addr = f"tcp://127.0.0.1:{free_port('127.0.0.1')}"  # nothing listens there
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        assert main(["-q", "apply", str(bicubic_pt), str(src), str(tmp_path / "o.tif"), "--dask", addr]) == 2
+    err = _err(capsys)
+    assert err.startswith(f"s2sr apply: error: --dask '{addr}': cannot reach the scheduler (")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bicubic.pt", "in.tif"]

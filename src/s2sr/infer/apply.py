@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import math
 import os
-import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,7 @@ from s2sr.io.atomic import check_writable_dir
 from s2sr.io.cog import write_cog
 from s2sr.io.guard import check_outputs
 from s2sr.io.raster import RasterInfo
+from s2sr.io.stale import private_temp_dir, remove_stale_temps
 from s2sr.io.values import OutputSpec
 from s2sr.models.registry import resolve_model
 
@@ -139,13 +141,15 @@ def apply_model(
     lm = load_for_apply(model, opts.backend, opts.device)
     t0 = time.perf_counter()
     info, bands = check_input(src, lm, opts.bands, opts.check_resolution, opts.input_check)
-    with tempfile.TemporaryDirectory(prefix="s2sr-onnx-") as tmpdir:
+    remove_stale_temps(dst)  # the COG temporaries of a killed run (the partial output is kept for --resume)
+    with ExitStack() as stack:
         if opts.backend == "onnx" and lm.onnx_path is None:
             from s2sr.infer.export import export_onnx  # onnx: only for this backend
 
-            lm.onnx_path = export_onnx(lm.bundle, Path(tmpdir) / f"{lm.name}.onnx")
+            tmpdir = stack.enter_context(private_temp_dir("s2sr-onnx"))
+            lm.onnx_path = export_onnx(lm.bundle, tmpdir / f"{lm.name}.onnx")
         try:
-            return _run(lm, src, dst, opts, info, bands, t0)
+            return _run(lm, src, dst, opts, info, bands, t0, stack)
         except DiskFullError as e:
             raise DiskFullError(f"{dst}: disk full while writing; free space, then run the same command with "
                                 "--resume to finish from the tiles already done (or write elsewhere)") from e
@@ -171,29 +175,35 @@ def _plan(lm: LoadedModel, src: Path, info: RasterInfo, opts: ApplyConfig) -> Ti
 
 
 def _run(lm: LoadedModel, src: Path, dst: Path, opts: ApplyConfig, info: RasterInfo, bands: list[int],
-         t0: float) -> ApplyResult:
+         t0: float, stack: ExitStack) -> ApplyResult:
     plan = _plan(lm, src, info, opts)
     spec = OutputSpec("float32" if opts.out_dtype == "float32" else info.dtype, info.nodata)
     part_path, jpath = side_files(dst)
-    journal = Journal(jpath, _run_header(lm, src, plan, bands, spec, opts), dst)
+    journal = Journal(jpath, _run_header(lm, src, plan, bands, spec, opts), dst, len(plan.pieces))
     resumed = opts.resume and part_path.exists() and journal.load()
     if opts.resume and not resumed:
         log.info("--resume: no partial output for %s, starting from scratch", dst)
     out_w, out_h = plan.out_size
+    client = None
+    if opts.dask:  # connect before creating the (scene-size) partial output: an unreachable scheduler writes nothing
+        from s2sr.infer.dask_runner import dask_client  # distributed: only for --dask
+
+        client = stack.enter_context(dask_client(opts.dask))
     scratch = TiledScratch(part_path, out_w, out_h, len(bands), spec.dtype, report_as=dst)
     if not resumed:
         scratch.create(nodata=spec.nodata, **_out_meta(lm, src, info, plan, opts))
     scratch.open()
     journal.open(fresh=not resumed)
     pieces_resumed = len(journal.done)
-    todo = plan.tiles_for(frozenset(range(len(plan.pieces))) - journal.done)
+    resumed_set = journal.done.copy()  # tiles are chosen lazily, against the pieces done before this run
+    n_todo = sum(1 for _ in plan.todo(resumed_set)) if pieces_resumed else plan.n_tiles
     sink = PieceSink(plan, scratch, journal, spec)
     counts = _Counts()
     job = TileJob(src, plan, bands, info.nodata, opts.edge, max(1, lm.receptive_field), lm.norm_mean)
     t1 = time.perf_counter()
     try:
         try:
-            _compute(lm, job, todo, sink, opts, counts)
+            _compute(lm, job, plan.todo(resumed_set), n_todo, sink, opts, counts, client)
         finally:
             scratch.close()
             journal.close()
@@ -207,14 +217,14 @@ def _run(lm: LoadedModel, src: Path, dst: Path, opts: ApplyConfig, info: RasterI
     for p in (part_path, jpath):
         p.unlink(missing_ok=True)
     secs = time.perf_counter() - t0
-    log.info("wrote %s (%dx%d, %d tiles in %.1f s)", dst, out_w, out_h, len(todo), secs)
-    return ApplyResult(dst, out_w, out_h, len(plan.tiles), len(todo), counts.skipped, pieces_resumed,
+    log.info("wrote %s (%dx%d, %d tiles in %.1f s)", dst, out_w, out_h, n_todo, secs)
+    return ApplyResult(dst, out_w, out_h, plan.n_tiles, n_todo, counts.skipped, pieces_resumed,
                        secs, counts.model_s, opts.backend, opts.precision, t2 - t1, t3 - t2)
 
 
-def _compute(lm: LoadedModel, job: TileJob, todo: list[Tile], sink: PieceSink, opts: ApplyConfig,
-             counts: _Counts) -> None:
-    bar = tqdm(total=len(todo), unit="tile", desc=f"s2sr apply {job.src.name}", disable=not opts.progress,
+def _compute(lm: LoadedModel, job: TileJob, todo: Iterator[Tile], n_todo: int, sink: PieceSink,
+             opts: ApplyConfig, counts: _Counts, client: Any = None) -> None:
+    bar = tqdm(total=n_todo, unit="tile", desc=f"s2sr apply {job.src.name}", disable=not opts.progress,
                dynamic_ncols=True)
 
     def on_tile(res: TileResult) -> None:
@@ -222,10 +232,10 @@ def _compute(lm: LoadedModel, job: TileJob, todo: list[Tile], sink: PieceSink, o
         bar.update(1)
 
     try:
-        if opts.dask:
+        if client is not None:
             from s2sr.infer.dask_runner import run_dask  # distributed: only for --dask
 
-            run_dask(opts.dask, job, todo, lm.as_dict(), lm.fingerprint, opts.precision, sink, on_tile)
+            run_dask(client, job, todo, lm.as_dict(), lm.fingerprint, opts.precision, sink, on_tile)
         else:
             from s2sr.infer.local import run_local
 

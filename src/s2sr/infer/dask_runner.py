@@ -9,8 +9,10 @@ flight, submitted in row-major order, so the client never holds the whole output
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from s2sr.errors import ConfigError
@@ -43,8 +45,22 @@ def dask_tile(model: dict[str, Any], key: str, precision: str, job: TileJob, t: 
     return predict_tile(predictor, job, tin)
 
 
+@contextmanager
+def dask_client(address: str) -> Iterator[Any]:
+    """A connected :class:`distributed.Client` for ``address``, closed (with its local cluster) on exit."""
+    client, cluster = connect(address)
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
 def connect(address: str) -> tuple[Any, Any]:
-    """(client, cluster or None) for ``address``."""
+    """(client, cluster or None) for ``address``; the connect timeout is Dask's own
+    ``distributed.comm.timeouts.connect`` setting (e.g. ``DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=5s``)."""
+    import dask.config
     from distributed import Client, LocalCluster
 
     if address.startswith("local:"):
@@ -58,37 +74,31 @@ def connect(address: str) -> tuple[Any, Any]:
                                dashboard_address=None, silence_logs=logging.ERROR)
         return Client(cluster), cluster
     try:
-        return Client(address, timeout="20s"), None
+        return Client(address, timeout=dask.config.get("distributed.comm.timeouts.connect")), None
     except OSError as e:
         raise ConfigError(f"--dask {address!r}: cannot reach the scheduler ({e}); check the address") from None
 
 
-def run_dask(address: str, job: TileJob, tiles: list[Tile], model: dict[str, Any], model_key: str,
+def run_dask(client: Any, job: TileJob, tiles: Iterable[Tile], model: dict[str, Any], model_key: str,
              precision: str, sink: PieceSink, on_tile: Callable[[TileResult], None]) -> None:
-    """Compute ``tiles`` on the cluster; the client feeds results to ``sink`` as they complete."""
+    """Compute ``tiles`` on the cluster of ``client``; results are fed to ``sink`` as they complete."""
     from distributed import as_completed
 
-    client, cluster = connect(address)
-    try:
-        nworkers = max(1, len(client.scheduler_info().get("workers", {})))
-        model_f = client.scatter(model, broadcast=True)
-        todo = list(tiles)
-        window = 2 * nworkers + 2
+    nworkers = max(1, len(client.scheduler_info().get("workers", {})))
+    model_f = client.scatter(model, broadcast=True)
+    todo = iter(tiles)
+    window = 2 * nworkers + 2
 
-        def submit(t: Tile) -> Any:
-            return client.submit(dask_tile, model_f, model_key, precision, job, t, pure=False)
+    def submit(t: Tile) -> Any:
+        return client.submit(dask_tile, model_f, model_key, precision, job, t, pure=False)
 
-        ac = as_completed([submit(t) for t in todo[:window]])
-        todo = todo[window:]
-        for fut in ac:
-            res = fut.result()
-            fut.release()
-            sink.add(res)
-            on_tile(res)
-            if todo:
-                ac.add(submit(todo.pop(0)))
-        sink.sync()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    ac = as_completed([submit(t) for t in itertools.islice(todo, window)])
+    for fut in ac:
+        res = fut.result()
+        fut.release()
+        sink.add(res)
+        on_tile(res)
+        nxt = next(todo, None)
+        if nxt is not None:
+            ac.add(submit(nxt))
+    sink.sync()

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -26,36 +27,67 @@ def fingerprint(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
-class Journal:
-    """Append-only record of finished pieces for one run fingerprint."""
+class PieceSet:
+    """A set of piece indices ``0..n-1`` as a bitmap: one bit per piece, whatever the scene size."""
 
-    def __init__(self, path: Path, header: dict[str, Any], report_as: Path) -> None:
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self._bits = bytearray((n + 7) // 8)
+        self._count = 0
+
+    def __contains__(self, i: object) -> bool:
+        return isinstance(i, int) and 0 <= i < self.n and bool(self._bits[i >> 3] & (1 << (i & 7)))
+
+    def __len__(self) -> int:
+        return self._count
+
+    def add(self, i: int) -> None:
+        if not 0 <= i < self.n:
+            raise ValueError(f"piece {i} outside 0..{self.n - 1}")
+        if i not in self:
+            self._bits[i >> 3] |= 1 << (i & 7)
+            self._count += 1
+
+    def update(self, items: Iterable[int]) -> None:
+        for i in items:
+            self.add(i)
+
+    def copy(self) -> PieceSet:
+        other = PieceSet(self.n)
+        other._bits[:] = self._bits
+        other._count = self._count
+        return other
+
+
+class Journal:
+    """Append-only record of finished pieces for one run fingerprint (``n_pieces`` pieces in all)."""
+
+    def __init__(self, path: Path, header: dict[str, Any], report_as: Path, n_pieces: int) -> None:
         self.path = path
         self.header = {"kind": "s2sr-apply-journal", "fingerprint": fingerprint(header)}
         self.report_as = report_as
-        self.done: set[int] = set()
+        self.done = PieceSet(n_pieces)
         self._fh: Any = None
 
     def load(self) -> bool:
-        """Read finished pieces if the journal exists and matches; return whether it did."""
+        """Read finished pieces if the journal exists and matches; return whether it did (line by line)."""
         if not self.path.exists():
             return False
-        with open(self.path, encoding="utf-8") as fh:
-            lines = fh.read().split("\n")
-        try:
-            head = json.loads(lines[0])
-        except (json.JSONDecodeError, IndexError):
-            return False
-        if head != self.header:
-            raise OutputError(
-                f"{self.path}: partial output belongs to a different run (model, input or options changed); "
-                "rerun without --resume to start over"
-            )
-        for line in lines[1:]:
+        with open(self.path, encoding="utf-8", errors="replace") as fh:
             try:
-                self.done.update(json.loads(line)["pieces"])
-            except (json.JSONDecodeError, KeyError, TypeError):
-                continue  # blank, or torn by a kill: those pieces are simply redone
+                head = json.loads(fh.readline())
+            except json.JSONDecodeError:
+                return False
+            if head != self.header:
+                raise OutputError(
+                    f"{self.path}: partial output belongs to a different run (model, input or options changed); "
+                    "rerun without --resume to start over"
+                )
+            for line in fh:
+                try:
+                    self.done.update(json.loads(line)["pieces"])
+                except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+                    continue  # blank, or torn by a kill: those pieces are simply redone
         return True
 
     def open(self, fresh: bool) -> None:

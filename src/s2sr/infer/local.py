@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from s2sr.infer.sink import PieceSink
@@ -50,7 +50,7 @@ class _Stage:
         return _DONE
 
 
-def _reader(stage: _Stage, job: TileJob, tiles: list[Tile], out: queue.Queue[Any]) -> None:
+def _reader(stage: _Stage, job: TileJob, tiles: Iterable[Tile], out: queue.Queue[Any]) -> None:
     try:
         with open_raster(job.src) as ds:
             for t in tiles:
@@ -83,7 +83,7 @@ def _inputs(stage: _Stage, q: queue.Queue[Any]) -> Iterator[TileInput]:
         yield item
 
 
-def run_local(job: TileJob, tiles: list[Tile], predictor: Predictor, sink: PieceSink,
+def run_local(job: TileJob, tiles: Iterable[Tile], predictor: Predictor, sink: PieceSink,
               on_tile: Callable[[TileResult], None], depth: int = 4) -> None:
     """Compute ``tiles`` and hand them to ``sink``; returns when all pieces are written and synced."""
     stage = _Stage()

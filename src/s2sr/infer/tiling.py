@@ -21,8 +21,10 @@ only on deterministic tile computations, which makes ``--resume`` bit-identical.
 from __future__ import annotations
 
 import math
+from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import overload
 
 import numpy as np
 from rasterio.windows import Window
@@ -71,6 +73,15 @@ class AxisPlan:
         """The overlap zone around seam ``k`` (1..n-1)."""
         lo = self.bounds[k] - self.half
         return (lo, lo + self.overlap)
+
+    @cached_property
+    def tile_segments(self) -> tuple[tuple[int, ...], ...]:
+        """For each tile ``k``, the indices in :attr:`segments` of the segments it contributes to."""
+        acc: list[list[int]] = [[] for _ in range(self.n)]
+        for i, seg in enumerate(self.segments):
+            for k in seg.tiles:
+                acc[k].append(i)
+        return tuple(tuple(a) for a in acc)
 
     @cached_property
     def segments(self) -> tuple[Segment, ...]:
@@ -140,6 +151,61 @@ class Piece:
         return Window(self.col.lo, self.row.lo, self.col.hi - self.col.lo, self.row.hi - self.row.lo)
 
 
+class TileGrid(Sequence[Tile]):
+    """The ``rows`` x ``cols`` tiles in row-major order, computed on access (no list of the scene's tiles)."""
+
+    def __init__(self, rows: int, cols: int) -> None:
+        self.rows, self.cols = rows, cols
+
+    def __len__(self) -> int:
+        return self.rows * self.cols
+
+    @overload
+    def __getitem__(self, i: int) -> Tile: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Tile]: ...
+
+    def __getitem__(self, i: int | slice) -> Tile | list[Tile]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        r, c = divmod(i % len(self), self.cols)
+        return (r, c)
+
+    def __iter__(self) -> Iterator[Tile]:
+        return ((r, c) for r in range(self.rows) for c in range(self.cols))
+
+
+class PieceGrid(Sequence[Piece]):
+    """The pieces (row segments x column segments, row-major), each built on access."""
+
+    def __init__(self, rows: tuple[Segment, ...], cols: tuple[Segment, ...]) -> None:
+        self.rows, self.cols = rows, cols
+
+    def __len__(self) -> int:
+        return len(self.rows) * len(self.cols)
+
+    @overload
+    def __getitem__(self, i: int) -> Piece: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Piece]: ...
+
+    def __getitem__(self, i: int | slice) -> Piece | list[Piece]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        i %= len(self)
+        r, c = divmod(i, len(self.cols))
+        return Piece(i, self.rows[r], self.cols[c])
+
+    def __iter__(self) -> Iterator[Piece]:
+        return (self[i] for i in range(len(self)))
+
+
 @dataclass(frozen=True)
 class TileRead:
     """Where tile pixels come from: a window of the scene plus padding ((top, bottom), (left, right))."""
@@ -176,9 +242,13 @@ class TilePlan:
         return (self.y.n, self.x.n)
 
     @property
-    def tiles(self) -> list[Tile]:
-        """All tiles in row-major order."""
-        return [(r, c) for r in range(self.y.n) for c in range(self.x.n)]
+    def tiles(self) -> TileGrid:
+        """All tiles in row-major order (a lazy sequence: memory does not grow with the scene)."""
+        return TileGrid(self.y.n, self.x.n)
+
+    @property
+    def n_tiles(self) -> int:
+        return self.y.n * self.x.n
 
     @property
     def out_size(self) -> tuple[int, int]:
@@ -207,30 +277,26 @@ class TilePlan:
         """(h, w) float32 blend weights over the support on the fine grid."""
         return np.outer(self.y.weights(t[0], self.scale), self.x.weights(t[1], self.scale))
 
-    @cached_property
-    def pieces(self) -> tuple[Piece, ...]:
-        out: list[Piece] = []
-        for rs in self.y.segments:
-            for cs in self.x.segments:
-                out.append(Piece(len(out), rs, cs))
-        return tuple(out)
-
-    @cached_property
-    def _tile_pieces(self) -> dict[Tile, tuple[int, ...]]:
-        acc: dict[Tile, list[int]] = {t: [] for t in self.tiles}
-        for p in self.pieces:
-            for t in p.tiles:
-                acc[t].append(p.index)
-        return {t: tuple(v) for t, v in acc.items()}
+    @property
+    def pieces(self) -> PieceGrid:
+        """All pieces, index ``row segment * column segments + column segment`` (a lazy sequence)."""
+        return PieceGrid(self.y.segments, self.x.segments)
 
     def pieces_of(self, t: Tile) -> tuple[int, ...]:
         """Indices of the pieces tile ``t`` contributes to."""
-        return self._tile_pieces[t]
+        nx = len(self.x.segments)
+        return tuple(r * nx + c for r in self.y.tile_segments[t[0]] for c in self.x.tile_segments[t[1]])
 
     def tiles_for(self, pieces: set[int] | frozenset[int]) -> list[Tile]:
-        """Tiles (row-major) needed to finish ``pieces``."""
+        """Tiles (row-major) needed to finish ``pieces`` (a small set; see :meth:`todo` for a whole scene)."""
         need = {t for i in pieces for t in self.pieces[i].tiles}
         return sorted(need)
+
+    def todo(self, done: Container[int]) -> Iterator[Tile]:
+        """Tiles (row-major) with at least one piece not in ``done``, generated one at a time."""
+        for t in self.tiles:
+            if any(i not in done for i in self.pieces_of(t)):
+                yield t
 
 
 def make_plan(

@@ -5,16 +5,18 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from s2sr.errors import DiskFullError, OutputError
+from s2sr.io.stale import remove_stale_temps, temp_name
 
 
 def _tmp_name(final: Path) -> Path:
-    return final.with_name(f".{final.name}.tmp-{uuid.uuid4().hex[:8]}")
+    """``.NAME.tmp-HOST-PID-RANDOM``, after removing such names left by killed runs (:mod:`s2sr.io.stale`)."""
+    remove_stale_temps(final)
+    return temp_name(final)
 
 
 def check_writable_dir(path: Path) -> None:
