@@ -119,3 +119,10 @@ def served(serve_data: ServeData) -> Iterator[str]:
                               [str(serve_data.model)])
     with live_server(create_app(cfg)) as url:
         yield url
+
+
+def local_client(app: Any) -> Any:
+    """A TestClient that talks to ``app`` as http://127.0.0.1 (the app refuses other Host names)."""
+    from fastapi.testclient import TestClient
+
+    return TestClient(app, base_url="http://127.0.0.1")

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 
 from s2sr.cli.main import main
 from s2sr.errors import ConfigError, GridError, InputError, ModelError
@@ -17,7 +16,7 @@ from s2sr.serve.card import load_card
 from s2sr.serve.config import config_from_options, load_config
 from s2sr.serve.footprint import load_footprint
 
-from .conftest import CRS, patch_polygon
+from .conftest import CRS, local_client, patch_polygon
 
 
 def ring_area(ring: list) -> float:
@@ -38,7 +37,7 @@ def assert_rfc7946(fc: dict) -> None:
 
 
 def test_footprint_geojson_is_rfc7946(serve_data) -> None:
-    client = TestClient(create_app(config_from_options([str(serve_data.sr)], footprint=[str(serve_data.footprint)])))
+    client = local_client(create_app(config_from_options([str(serve_data.sr)], footprint=[str(serve_data.footprint)])))
     for path in ("/footprint.geojson", "/footprint/sr.geojson"):
         r = client.get(path)
         assert r.status_code == 200 and r.headers["content-type"] == "application/geo+json"
@@ -87,7 +86,7 @@ def test_model_card_from_bundle_and_markdown(serve_data) -> None:
     assert card["markdown"].startswith("# Model card")  # MODEL_CARD.md beside best.pt
     md = load_card(serve_data.card_md)
     assert md["arch"] is None and "<script>" in md["markdown"]  # shown as text by the page
-    client = TestClient(create_app(config_from_options([str(serve_data.sr)], model=[str(serve_data.model)])))
+    client = local_client(create_app(config_from_options([str(serve_data.sr)], model=[str(serve_data.model)])))
     assert client.get("/model").json()["sr"]["arch"] == "bicubic"
     assert client.get("/model/sr").json()["scale"] == 4
 
@@ -126,7 +125,7 @@ def test_config_file_with_two_scenes(serve_data, tmp_path: Path) -> None:
     assert cfg.port == 9123 and cfg.host == "127.0.0.1"
     assert [s.name for s in cfg.scenes] == ["a", "a-2"]
     assert cfg.scenes[0].lr == tmp_path / "lr.tif"
-    client = TestClient(create_app(cfg))
+    client = local_client(create_app(cfg))
     names = [la["name"] for la in client.get("/layers").json()]
     assert names == ["a: S2 RGB (High-Res)", "a: S2 RGB (original 10 m)", "a: S2 false colour (High-Res)",
                      "a-2: S2 RGB (High-Res)", "a-2: S2 false colour (High-Res)"]
@@ -180,7 +179,7 @@ def test_lr_elsewhere_than_sr_is_an_error(serve_data, make_raster) -> None:
 def test_three_band_image_without_descriptions(make_raster) -> None:
     """No descriptions: order B2,B3,B4(,B8) assumed; without B8 no false-colour layer."""
     p = make_raster("rgb.tif", crs=CRS, shape=(3, 32, 32))
-    client = TestClient(create_app(config_from_options([str(p)])))
+    client = local_client(create_app(config_from_options([str(p)])))
     layers = client.get("/layers").json()
     assert [(la["id"], la["bands"]) for la in layers] == [("sr_rgb", [3, 2, 1])]
 
@@ -211,7 +210,7 @@ def test_sr_in_other_units_gets_its_own_stretch(serve_data, tmp_path: Path, capl
     p = tmp_path / "sr01.tif"
     with rasterio.open(p, "w", **prof) as ds:
         ds.write(data)
-    client = TestClient(create_app(config_from_options([str(p)], [str(serve_data.lr)])))
+    client = local_client(create_app(config_from_options([str(p)], [str(serve_data.lr)])))
     sr, lr = client.get("/layers").json()[:2]
     assert sr["rescale"][0][1] < 1 < lr["rescale"][0][0]
     assert "different value ranges" in caplog.text
@@ -228,7 +227,7 @@ def test_real_sentinel2_sample(shared_data: Path) -> None:
     path = shared_data / "eolearn" / "TestEOPatch_20150711_10m.tif"
     if not path.is_file():
         pytest.skip(f"{path} not found")
-    client = TestClient(create_app(config_from_options([str(path)], [str(path)])))
+    client = local_client(create_app(config_from_options([str(path)], [str(path)])))
     layers = client.get("/layers").json()
     assert [la["bands"] for la in layers] == [[3, 2, 1], [3, 2, 1], [4, 3, 2]]
     w, s, e, n = layers[0]["bounds"]

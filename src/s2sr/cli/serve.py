@@ -23,6 +23,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--config", metavar="FILE", help="TOML/YAML/JSON file listing scenes (instead of --sr ...)")
     p.add_argument("--host", default=None, help="address to bind (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=None, help="port (default: 8000; 0 = any free port)")
+    p.add_argument("--allow-host", action="append", metavar="NAME",
+                   help="also answer requests for this host name (a DNS name in front of the server); repeatable")
     p.set_defaults(func=run)
 
 
@@ -34,11 +36,11 @@ def run(args: argparse.Namespace) -> int:
     if args.config and args.sr:
         raise ConfigError("--config and --sr: give one or the other")
     if args.config:
-        cfg = load_config(args.config, {"host": args.host, "port": args.port})
+        cfg = load_config(args.config, {"host": args.host, "port": args.port, "allow_hosts": args.allow_host})
     elif args.sr:
         cfg = config_from_options(args.sr, args.lr, args.footprint, args.model_card,
                                   host=args.host or "127.0.0.1",
-                                  port=8000 if args.port is None else args.port)
+                                  port=8000 if args.port is None else args.port, allow_hosts=args.allow_host)
     else:
         raise ConfigError("serve: nothing to show; pass --sr SR.tif [--lr LR.tif] or --config FILE")
     serve(cfg)

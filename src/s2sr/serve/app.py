@@ -10,10 +10,14 @@ Tiles outside a layer's data answer **204 No Content**; invalid tile coordinates
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import mimetypes
 import re
 import socket
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -26,7 +30,9 @@ from s2sr.errors import ConfigError
 from s2sr.serve.card import load_card
 from s2sr.serve.config import ServeConfig
 from s2sr.serve.footprint import load_footprint, merge
+from s2sr.serve.hosts import HostGuard, allowed_hosts
 from s2sr.serve.layers import FOOTPRINT_TITLE, Layer, MapScene, build_layers, union_bounds
+from s2sr.serve.limits import apply_limits, tile_threads
 from s2sr.serve.stats import parse_rescale
 from s2sr.serve.tiles import MAX_ZOOM, MEDIA_TYPES, available_formats, render_tile, tile_in_range
 
@@ -35,7 +41,9 @@ log = logging.getLogger(__name__)
 GEOJSON = "application/geo+json"
 _INT = re.compile(r"-?[0-9]{1,10}")
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-       "img-src 'self' data: blob:; connect-src 'self'; base-uri 'none'; form-action 'none'")
+       "img-src 'self' data: blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+       "frame-ancestors 'none'")
+KEEP_ALIVE_S = 75  # idle keep-alive connections are kept longer than clients keep theirs (browsers, QGIS)
 
 
 def static_files() -> dict[str, Path]:
@@ -151,10 +159,10 @@ def _tile_ints(*values: str) -> tuple[int, ...]:
     return tuple(int(v) for v in values)
 
 
-def _add_tile_route(app: FastAPI, scenes: dict[str, MapScene]) -> None:
-    @app.get("/tiles/{scene}/{layer}/{z}/{x}/{y}.{fmt}")
-    def tile(scene: str, layer: str, z: str, x: str, y: str, fmt: str,
-             rescale: list[str] | None = Query(None)) -> Response:  # noqa: B008
+def _add_tile_route(app: FastAPI, scenes: dict[str, MapScene], executor: ThreadPoolExecutor) -> None:
+    @app.api_route("/tiles/{scene}/{layer}/{z}/{x}/{y}.{fmt}", methods=["GET", "HEAD"])
+    async def tile(scene: str, layer: str, z: str, x: str, y: str, fmt: str,
+                   rescale: list[str] | None = Query(None)) -> Response:  # noqa: B008
         zi, xi, yi = _tile_ints(z, x, y)
         la = _get(scenes, scene).layers.get(layer)
         if la is None:
@@ -167,7 +175,8 @@ def _add_tile_route(app: FastAPI, scenes: dict[str, MapScene]) -> None:
             stretch = parse_rescale(rescale, len(la.indexes)) if rescale else None
         except ValueError as e:
             raise HTTPException(400, str(e)) from None
-        data = render_tile(la, zi, xi, yi, fmt, stretch)
+        # rendering runs on the bounded tile threads, not on the event loop nor a thread per request
+        data = await asyncio.get_running_loop().run_in_executor(executor, render_tile, la, zi, xi, yi, fmt, stretch)
         if data is None:
             return Response(status_code=204, headers={"Cache-Control": "public, max-age=300"})
         return Response(data, media_type=MEDIA_TYPES[fmt], headers={"Cache-Control": "public, max-age=300"})
@@ -177,7 +186,7 @@ def _add_page_routes(app: FastAPI) -> None:
     allowed = static_files()
     page = _page()
 
-    @app.get("/", response_class=HTMLResponse)
+    @app.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)
     def index() -> HTMLResponse:
         return HTMLResponse(page, headers={"Content-Security-Policy": CSP})
 
@@ -191,14 +200,28 @@ def _add_page_routes(app: FastAPI) -> None:
 
 
 def create_app(cfg: ServeConfig) -> FastAPI:
-    """Validate the files of ``cfg`` and build the app (does not start a server)."""
+    """Validate the files of ``cfg`` and build the app (does not start a server).
+
+    The app answers only requests whose Host names ``cfg.host`` (see :mod:`s2sr.serve.hosts`).
+    It bounds GDAL's cache and the tile threads of this process (:mod:`s2sr.serve.limits`).
+    """
+    apply_limits()
     scenes = load_scenes(cfg)
+    executor = ThreadPoolExecutor(max_workers=tile_threads(), thread_name_prefix="s2sr-tile")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        executor.shutdown(wait=False, cancel_futures=True)
+
     app = FastAPI(title="s2sr serve", version=__version__, docs_url=None, redoc_url=None,
-                  openapi_url=None)
+                  openapi_url=None, lifespan=lifespan)
     app.state.scenes = scenes
+    app.state.allowed_hosts = allowed_hosts(cfg.host, cfg.allow_hosts)
+    app.add_middleware(HostGuard, allowed=app.state.allowed_hosts)
     _add_page_routes(app)
     _add_data_routes(app, scenes)
-    _add_tile_route(app, scenes)
+    _add_tile_route(app, scenes, executor)
     return app
 
 
@@ -230,4 +253,5 @@ def serve(cfg: ServeConfig) -> None:
     if cfg.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("listening on %s: the map is reachable from other machines", cfg.host)
     log.info("s2sr map at http://%s:%d/  (XYZ layers: /layers; Ctrl-C to stop)", cfg.host, port)
-    uvicorn.run(app, host=cfg.host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(app, host=cfg.host, port=port, log_level="warning", access_log=False,
+                timeout_keep_alive=KEEP_ALIVE_S)

@@ -63,6 +63,7 @@ class ServeConfig(BaseModel):
     scenes: list[SceneConfig] = Field(min_length=1)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    allow_hosts: list[str] = Field(default_factory=list)  # Host names accepted besides the bound address's
 
     @field_validator("scenes")
     @classmethod
@@ -119,6 +120,7 @@ def config_from_options(
     model: list[str] | None = None,
     host: str = "127.0.0.1",
     port: int = 8000,
+    allow_hosts: list[str] | None = None,
 ) -> ServeConfig:
     """Pair repeated ``--sr/--lr/--footprint/--model-card`` options by position."""
     scenes: list[dict[str, Any]] = [{"sr": s} for s in sr]
@@ -133,4 +135,4 @@ def config_from_options(
             )
         for sc, v in zip(scenes, values, strict=False):
             sc[key] = v
-    return build_config({"scenes": scenes, "host": host, "port": port})
+    return build_config({"scenes": scenes, "host": host, "port": port, "allow_hosts": allow_hosts or []})
