@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import os
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -207,9 +208,17 @@ def torch_load(path: Path, what: str, fix: str) -> Any:
     _check_torch_file(Path(path), what, fix)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:  # torch's weights-only unpickler refused a global: code, not weights
+        if "Weights only load failed" in str(e):
+            raise ModelError(f"{path}: holds Python objects other than weights and metadata (code that loading "
+                             f"would run); s2sr refuses to load it: {fix}") from None
+        raise ModelError(f"{path}: corrupt or truncated {what} ({_first_line(e)}); {fix}") from None
     except Exception as e:  # torch raises many types for truncated/corrupt pickles/zips
-        first = (str(e).splitlines() or [type(e).__name__])[0][:120]
-        raise ModelError(f"{path}: corrupt or truncated {what} ({first}); {fix}") from None
+        raise ModelError(f"{path}: corrupt or truncated {what} ({_first_line(e)}); {fix}") from None
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).splitlines() or [type(e).__name__])[0][:120]
 
 
 # first bytes of files people pass by mistake, and what they are

@@ -102,8 +102,9 @@ class SensorModel:
         h, w = x.shape[-2] // self.scale, x.shape[-1] // self.scale
         if x.shape[-2] != h * self.scale or x.shape[-1] != w * self.scale:
             raise ValueError(f"shape {tuple(x.shape[-2:])} is not a multiple of scale {self.scale}")
-        a_h = torch.as_tensor(_degrade_matrix(self.scale, self.mtf_nyquist, h), dtype=x.dtype, device=x.device)
-        a_w = torch.as_tensor(_degrade_matrix(self.scale, self.mtf_nyquist, w), dtype=x.dtype, device=x.device)
+        # torch.tensor copies the cached (read-only) matrices; as_tensor on them prints a UserWarning on stderr
+        a_h = torch.tensor(_degrade_matrix(self.scale, self.mtf_nyquist, h), dtype=x.dtype, device=x.device)
+        a_w = torch.tensor(_degrade_matrix(self.scale, self.mtf_nyquist, w), dtype=x.dtype, device=x.device)
         return a_h @ x @ a_w.T
 
 

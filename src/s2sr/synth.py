@@ -68,13 +68,12 @@ def synthesise(
     offsets = tuple(round(float(o), 1) for o in rng.uniform(-60, 60, size=4))
     lr, cloud = _sensor_image(rng, hr, sensor, shift, gains, offsets)
     strip = _nodata_strip(rng, lr)
+    created = not outdir.exists()
     try:
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise OutputError(f"{outdir}: cannot create the output folder ({e.strerror}); choose another OUTDIR") from None
     paths = SynthResult(outdir / "lr.tif", outdir / "hr.tif", outdir / "truth.json", shift, gains, offsets)
-    _write(paths.hr, hr, res)
-    _write(paths.lr, lr, 10.0)
     truth = {
         "seed": seed, "size": size, "scale": scale, "hr_res": res, "lr_res": 10.0,
         "crs": f"EPSG:{CRS_EPSG}", "bands": list(DEFAULT_BANDS),
@@ -85,7 +84,7 @@ def synthesise(
         "radiometry": "LR = gain * degrade(shift(HR)) + offset + noise",
         "cloud": cloud, "nodata_strip": strip, "version": __version__,
     }
-    paths.truth.write_text(json.dumps(truth, indent=2))
+    _write_all(paths, hr, lr, res, json.dumps(truth, indent=2), created)
     log.info("synth: wrote %s (HR %d px at %.2f m, LR %d px at 10 m), shift %s", outdir, size, res, size // scale, shift)
     return paths
 
@@ -161,12 +160,33 @@ def _nodata_strip(rng: np.random.Generator, lr: np.ndarray) -> dict[str, float |
     return {"side": "west", "cols_at_top": round(float(top), 2), "cols_at_bottom": round(float(bottom), 2)}
 
 
+def _write_all(paths: SynthResult, hr: np.ndarray, lr: np.ndarray, res: float, truth: str, created: bool) -> None:
+    """Write the three files; on failure remove those this call wrote (and OUTDIR if it made it)."""
+    from s2sr.io.atomic import atomic_file
+
+    written: list[Path] = []
+    try:
+        for path, data, r in ((paths.hr, hr, res), (paths.lr, lr, 10.0)):
+            _write(path, data, r)
+            written.append(path)
+        with atomic_file(paths.truth) as tmp:
+            tmp.write_text(truth)
+    except BaseException:
+        for p in written:
+            p.unlink(missing_ok=True)
+        outdir = paths.truth.parent
+        if created and outdir.is_dir() and not any(outdir.iterdir()):
+            outdir.rmdir()
+        raise
+
+
 def _write(path: Path, data: np.ndarray, res: float) -> None:
     import rasterio
     from affine import Affine
     from rasterio.crs import CRS
 
     from s2sr.io.atomic import atomic_file
+    from s2sr.io.gdal_errors import gdal_writing
 
     _, h, w = data.shape
     tile = 256 if min(h, w) >= 256 else 16 * max(1, min(h, w) // 16)
@@ -174,6 +194,6 @@ def _write(path: Path, data: np.ndarray, res: float) -> None:
                 crs=CRS.from_epsg(CRS_EPSG), transform=Affine(res, 0, ORIGIN[0], 0, -res, ORIGIN[1]),
                 nodata=NODATA, tiled=True, blockxsize=tile, blockysize=tile,
                 compress="deflate", predictor=2, zlevel=1)
-    with atomic_file(path) as tmp, rasterio.open(tmp, "w", **prof) as ds:
+    with atomic_file(path) as tmp, gdal_writing(path), rasterio.open(tmp, "w", **prof) as ds:
         ds.write(data)
         ds.descriptions = DEFAULT_BANDS

@@ -191,7 +191,11 @@ def _run(lm: LoadedModel, src: Path, dst: Path, opts: ApplyConfig, info: RasterI
         client = stack.enter_context(dask_client(opts.dask))
     scratch = TiledScratch(part_path, out_w, out_h, len(bands), spec.dtype, report_as=dst)
     if not resumed:
-        scratch.create(nodata=spec.nodata, **_out_meta(lm, src, info, plan, opts))
+        try:
+            scratch.create(nodata=spec.nodata, **_out_meta(lm, src, info, plan, opts))
+        except OutputError as e:  # nothing computed yet: nothing to resume (no --resume hint), nothing left
+            part_path.unlink(missing_ok=True)
+            raise OutputError(str(e)) from e
     scratch.open()
     journal.open(fresh=not resumed)
     pieces_resumed = len(journal.done)

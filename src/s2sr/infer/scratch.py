@@ -19,8 +19,9 @@ import numpy as np
 from affine import Affine
 from rasterio.crs import CRS
 
+from s2sr.errors import OutputError
 from s2sr.io.atomic import disk_error
-from s2sr.io.gdal_errors import gdal_writing
+from s2sr.io.gdal_errors import current_seq, gdal_writing, messages_since, write_error
 
 BLOCK = 512
 
@@ -50,9 +51,15 @@ class TiledScratch:
         prof = dict(driver="GTiff", width=self.width, height=self.height, count=self.count, dtype=self.dtype,
                     crs=crs, transform=transform, nodata=nodata, tiled=True, blockxsize=BLOCK,
                     blockysize=BLOCK, interleave="pixel", compress="none", sparse_ok=False, bigtiff="IF_NEEDED")
+        start = current_seq()
         with gdal_writing(self.report_as), rasterio.open(self.path, "w", **prof) as ds:
             ds.descriptions = tuple(descriptions[: self.count])
             ds.update_tags(**tags)
+        # GDAL writes the zero blocks when it closes the file and does not report a failed write there
+        blocks = -(-self.height // BLOCK) * -(-self.width // BLOCK)
+        if self.path.stat().st_size < blocks * BLOCK * BLOCK * self.px:
+            raise write_error(self.report_as, OSError("the partial output is shorter than its blocks"),
+                              messages_since(start))
 
     def open(self) -> TiledScratch:
         """Read the block offsets and open the file for ``pwrite``."""
@@ -62,9 +69,12 @@ class TiledScratch:
         with rasterio.open(self.path) as ds:
             if (ds.width, ds.height, ds.count, ds.dtypes[0]) != (self.width, self.height, self.count, self.dtype):
                 raise ValueError(f"{self.path}: partial output has another shape; remove it")
-            self.offsets = np.array(
-                [[int(ds.get_tag_item(f"BLOCK_OFFSET_{j}_{i}", "TIFF", bidx=1)) for j in range(nbx)]
-                 for i in range(nby)], dtype=np.int64)
+            offsets = [[ds.get_tag_item(f"BLOCK_OFFSET_{j}_{i}", "TIFF", bidx=1) for j in range(nbx)]
+                       for i in range(nby)]
+        if any(o is None for row in offsets for o in row):
+            raise OutputError(f"{self.path}: partial output of {self.report_as} is incomplete (a run that "
+                              "failed while creating it); delete it or rerun without --resume")
+        self.offsets = np.array(offsets, dtype=np.int64)
         try:
             self.fd = os.open(self.path, os.O_RDWR)
         except OSError as e:

@@ -23,7 +23,11 @@ def read_mapping(path: str | os.PathLike[str], expected: str = "a table/mapping 
     suffix = p.suffix.lower()
     if suffix not in SUFFIXES:
         raise ConfigError(f"{p}: unknown config type {suffix!r}; use .toml, .yaml or .json")
-    text = p.read_text(encoding="utf-8")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not a text file (a binary file named {p.name}?); pass a TOML, YAML or JSON "
+                          "config") from None
     try:
         if suffix == ".toml":
             data: Any = tomllib.loads(text)
