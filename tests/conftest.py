@@ -217,3 +217,26 @@ def unwritable_dir(tmp_path: Path) -> Iterator[Path]:
         pytest.skip(why)
     yield d
     subprocess.run(["umount", "-l", str(d)], check=False)
+
+
+@pytest.fixture
+def cli() -> Iterator[Callable[[list[str]], int]]:
+    """``cli(argv)``: ``s2sr.cli.main.main(argv)`` logging to this test's captured stderr.
+
+    pytest's log capture keeps a handler on the root logger during a test, so ``main()``'s
+    ``basicConfig`` would not install its stderr handler and warning lines would never show in
+    capsys/capfd: the root handlers are cleared before each call and restored after the test.
+    """
+    import logging
+
+    from s2sr.cli.main import main
+
+    root = logging.getLogger()
+    saved = root.handlers[:]
+
+    def _run(argv: list[str]) -> int:
+        root.handlers.clear()
+        return main(argv)
+
+    yield _run
+    root.handlers[:] = saved

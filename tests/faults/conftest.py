@@ -177,6 +177,7 @@ def run_case(originals: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str])
     """``run_case(command, case)``: build the workspace, run, check everything listed in the module doc."""
     ws = Workspace(tmp_path / "ws", originals)
     ws.root.mkdir()
+    saved_handlers = logging.getLogger().handlers[:]
 
     def _run(command: str, case: Case) -> None:
         disk = None
@@ -208,6 +209,7 @@ def run_case(originals: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str])
             assert not marker.exists(), "the malicious model ran code"
 
     yield _run
+    logging.getLogger().handlers[:] = saved_handlers
     for d in ws.mounts:
         subprocess.run(["umount", "-l", str(d)], check=False)
     for p in ws.root.rglob("*"):

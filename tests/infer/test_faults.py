@@ -28,7 +28,7 @@ def _err(capsys) -> str:
 
 
 def test_disk_full_in_the_cog_step_is_one_line_and_resume_finishes(make_raster, bicubic_pt, small_disk, tmp_path,
-                                                                   capsys):
+                                                                   capsys, cli):
     """Items 2 and 12: ENOSPC while GDAL writes the COG (TIFFRewriteDirectory) was a traceback, also on
     --resume; the message now says that --resume finishes the run once space is freed."""
     src = _noise(make_raster, "in.tif", 128)  # output 512x512x4 uint16: a 2 MiB partial, a ~2 MiB COG
@@ -39,26 +39,26 @@ def test_disk_full_in_the_cog_step_is_one_line_and_resume_finishes(make_raster, 
     msg = (f"s2sr apply: error: {out}: disk full while writing; free space, then run the same command with "
            "--resume to finish from the tiles already done (or write elsewhere)\n")
     argv = ["-q", "apply", str(bicubic_pt), str(src), str(out)]
-    assert main(argv) == 2
+    assert cli(argv) == 2
     assert _err(capsys) == msg
     left = sorted(p.name for p in disk.iterdir())
     assert left == [".sr.tif.partial.jsonl", ".sr.tif.partial.tif", "filler"]  # the resume state, nothing else
-    assert main([*argv, "--resume"]) == 2
+    assert cli([*argv, "--resume"]) == 2
     assert _err(capsys) == msg
     filler.unlink()
-    assert main([*argv, "--resume"]) == 0
+    assert cli([*argv, "--resume"]) == 0
     assert sorted(p.name for p in disk.iterdir()) == ["sr.tif"]
     ref = tmp_path / "ref.tif"
-    assert main(["-q", "apply", str(bicubic_pt), str(src), str(ref)]) == 0
+    assert cli(["-q", "apply", str(bicubic_pt), str(src), str(ref)]) == 0
     with rasterio.open(out) as a, rasterio.open(ref) as b:
         assert np.array_equal(a.read(), b.read())
 
 
 @pytest.mark.parametrize("window", ["0,0,-10,10", "0,0,10,0", "-1,0,4,4"])
-def test_negative_or_empty_window_is_one_line_error(make_raster, bicubic_pt, tmp_path, capsys, window):
+def test_negative_or_empty_window_is_one_line_error(make_raster, bicubic_pt, tmp_path, capsys, window, cli):
     """Item 6: --window=0,0,-10,10 raised rasterio's ValueError."""
     src = make_raster(shape=(4, 16, 16))
-    assert main(["-q", "apply", str(bicubic_pt), str(src), str(tmp_path / "o.tif"), f"--window={window}"]) == 2
+    assert cli(["-q", "apply", str(bicubic_pt), str(src), str(tmp_path / "o.tif"), f"--window={window}"]) == 2
     assert _err(capsys) == (f"s2sr apply: error: --window {window}: expects COL,ROW,WIDTH,HEIGHT in input pixels "
                             "with COL, ROW >= 0 and WIDTH, HEIGHT > 0; fix --window\n")
     assert not (tmp_path / "o.tif").exists()
@@ -80,7 +80,7 @@ def _edit_onnx_meta(path: Path, out: Path, **changes) -> Path:
     return out
 
 
-def test_bit_flipped_onnx_metadata_is_one_line_error(make_raster, bicubic_pt, tmp_path, capsys):
+def test_bit_flipped_onnx_metadata_is_one_line_error(make_raster, bicubic_pt, tmp_path, capsys, cli):
     """Item 7: a bit flip inside the ONNX metadata raised UnicodeDecodeError."""
     onnx_path = _export(bicubic_pt, tmp_path / "m.onnx")
     data = bytearray(onnx_path.read_bytes())
@@ -90,19 +90,19 @@ def test_bit_flipped_onnx_metadata_is_one_line_error(make_raster, bicubic_pt, tm
     bad.write_bytes(bytes(data))
     src = make_raster(shape=(4, 16, 16))
     out = tmp_path / "o.tif"
-    assert main(["-q", "apply", str(bad), str(src), str(out), "--backend", "onnx"]) == 2
+    assert cli(["-q", "apply", str(bad), str(src), str(out), "--backend", "onnx"]) == 2
     err = _err(capsys)
     assert err.startswith(f"s2sr apply: error: {bad}: corrupt ") and err.endswith("re-run `s2sr export`\n")
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".o.tif")) == []
 
 
 def test_onnx_whose_output_disagrees_with_its_metadata_is_refused_before_writing(make_raster, bicubic_pt, tmp_path,
-                                                                                 capsys):
+                                                                                 capsys, cli):
     """Item 7: an ONNX whose output shape does not match its metadata raised IndexError and left partial files."""
     bad = _edit_onnx_meta(_export(bicubic_pt, tmp_path / "m.onnx"), tmp_path / "scale2.onnx", scale=2)
     src = make_raster(shape=(4, 16, 16))
     before = set(os.listdir(tmp_path))
-    assert main(["-q", "apply", str(bad), str(src), str(tmp_path / "o.tif"), "--backend", "onnx"]) == 2
+    assert cli(["-q", "apply", str(bad), str(src), str(tmp_path / "o.tif"), "--backend", "onnx"]) == 2
     assert _err(capsys) == (f"s2sr apply: error: {bad}: the network turns 4 bands of 16x16 px into shape "
                             "(4, 64, 64), but the model says x2 with 4 bands (4, 32, 32); the ONNX file was edited "
                             "or is damaged; re-run `s2sr export`\n")
@@ -124,32 +124,32 @@ def _light_bundle(tmp_path: Path, **edit) -> Path:
     return path
 
 
-def test_bundle_whose_band_list_disagrees_with_its_weights(make_raster, tmp_path, capsys):
+def test_bundle_whose_band_list_disagrees_with_its_weights(make_raster, tmp_path, capsys, cli):
     """Item 9: an edited band list gave a RuntimeError deep in the tile loop and partial files."""
     pt = _light_bundle(tmp_path, bands=["B2", "B3", "B4"], norm={"mean": [1000.0] * 3, "std": [500.0] * 3})
     src = make_raster("in.tif", shape=(3, 16, 16))
-    assert main(["-q", "apply", str(pt), str(src), str(tmp_path / "o.tif")]) == 2
+    assert cli(["-q", "apply", str(pt), str(src), str(tmp_path / "o.tif")]) == 2
     err = _err(capsys)
     assert err.startswith(f"s2sr apply: error: {pt}: its 3 bands (B2, B3, B4) do not fit the network's weights (")
     assert err.endswith("; the bundle was edited or is damaged; use the RUN/best.pt written by `s2sr train`\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["edited.pt", "in.tif"]
 
 
-def test_bundle_whose_scale_disagrees_with_its_network(make_raster, tmp_path, capsys):
+def test_bundle_whose_scale_disagrees_with_its_network(make_raster, tmp_path, capsys, cli):
     """Item 9: scale 2 in a bundle whose network upsamples x4 wrote a wrong grid with exit 0."""
     pt = _light_bundle(tmp_path, scale=2)
     src = make_raster("in.tif", shape=(4, 16, 16))
-    assert main(["-q", "apply", str(pt), str(src), str(tmp_path / "o.tif")]) == 2
+    assert cli(["-q", "apply", str(pt), str(src), str(tmp_path / "o.tif")]) == 2
     assert _err(capsys) == (f"s2sr apply: error: {pt}: the network turns 4 bands of 16x16 px into shape "
                             "(4, 64, 64), but the model says x2 with 4 bands (4, 32, 32); the bundle was edited or "
                             "is damaged; use the RUN/best.pt written by `s2sr train`\n")
     assert not (tmp_path / "o.tif").exists()
 
 
-def test_export_of_an_onnx_file_says_what_it_is(bicubic_pt, tmp_path, capsys):
+def test_export_of_an_onnx_file_says_what_it_is(bicubic_pt, tmp_path, capsys, cli):
     """Item 11: an ONNX passed to export read "corrupt or truncated checkpoint"."""
     onnx_path = _export(bicubic_pt, tmp_path / "m.onnx")
-    assert main(["-q", "export", str(onnx_path), str(tmp_path / "again.onnx")]) == 2
+    assert cli(["-q", "export", str(onnx_path), str(tmp_path / "again.onnx")]) == 2
     assert _err(capsys) == (f"s2sr export: error: {onnx_path}: is an ONNX model, not a PyTorch checkpoint; pass the "
                             ".pt bundle (RUN/best.pt) (an ONNX model runs with `s2sr apply --backend onnx`)\n")
 
@@ -157,6 +157,7 @@ def test_export_of_an_onnx_file_says_what_it_is(bicubic_pt, tmp_path, capsys):
 UNREADABLE = """
 import os, sys
 from s2sr.cli.main import main
+
 sys.exit(main(["-q", "export", sys.argv[1], sys.argv[2]]))
 """
 
@@ -188,7 +189,7 @@ def test_unreadable_model_is_a_permission_error_not_a_corrupt_file(bicubic_pt, t
                         "check the file's permissions\n")
 
 
-def test_unreachable_dask_scheduler_creates_no_partial_output(make_raster, bicubic_pt, tmp_path, capsys):
+def test_unreachable_dask_scheduler_creates_no_partial_output(make_raster, bicubic_pt, tmp_path, capsys, cli):
     """Item 14: `apply --dask tcp://unreachable` created the full-size partial output before connecting."""
     import dask.config
 
@@ -197,7 +198,7 @@ def test_unreachable_dask_scheduler_creates_no_partial_output(make_raster, bicub
     src = make_raster("in.tif", shape=(4, 64, 64))
     addr = f"tcp://127.0.0.1:{free_port('127.0.0.1')}"  # nothing listens there
     with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
-        assert main(["-q", "apply", str(bicubic_pt), str(src), str(tmp_path / "o.tif"), "--dask", addr]) == 2
+        assert cli(["-q", "apply", str(bicubic_pt), str(src), str(tmp_path / "o.tif"), "--dask", addr]) == 2
     err = _err(capsys)
     assert err.startswith(f"s2sr apply: error: --dask '{addr}': cannot reach the scheduler (")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bicubic.pt", "in.tif"]

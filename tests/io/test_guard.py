@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from s2sr.cli.main import main
 from s2sr.errors import OutputError
 from s2sr.io.guard import check_outputs, contains, same_file
 
@@ -42,13 +41,13 @@ def test_check_outputs_names_output_input_and_fix(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["lr.tif", "hr.tif"])
-def test_degrade_refuses_an_input_inside_outdir_under_an_output_name(make_raster, tmp_path, capsys, name) -> None:
+def test_degrade_refuses_an_input_inside_outdir_under_an_output_name(make_raster, tmp_path, capsys, name, cli) -> None:
     """`cp hr.tif t/lr.tif && s2sr degrade t/lr.tif t --scale 4` replaced the 512 px input (exit 0)."""
     out = tmp_path / "t"
     out.mkdir()
     src = make_raster(f"t/{name}", shape=(4, 32, 32))
     before = src.read_bytes()
-    assert main(["-q", "degrade", str(src), str(out), "--scale", "4"]) == 2
+    assert cli(["-q", "degrade", str(src), str(out), "--scale", "4"]) == 2
     assert capsys.readouterr().err == (
         f"s2sr degrade: error: {src}: output would overwrite the input; choose another OUTDIR "
         "(the pair is written as OUTDIR/hr.tif and OUTDIR/lr.tif)\n")
@@ -56,15 +55,15 @@ def test_degrade_refuses_an_input_inside_outdir_under_an_output_name(make_raster
     assert sorted(p.name for p in out.iterdir()) == [name]
 
 
-def test_degrade_still_writes_beside_other_inputs_in_outdir(make_raster, tmp_path, capsys) -> None:
+def test_degrade_still_writes_beside_other_inputs_in_outdir(make_raster, tmp_path, capsys, cli) -> None:
     out = tmp_path / "t"
     out.mkdir()
     src = make_raster("t/img.tif", shape=(4, 32, 32))
-    assert main(["-q", "degrade", str(src), str(out), "--scale", "4"]) == 0
+    assert cli(["-q", "degrade", str(src), str(out), "--scale", "4"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["hr.tif", "img.tif", "lr.tif"]
 
 
-def test_train_refuses_to_overwrite_its_config_file(tmp_path, capsys) -> None:
+def test_train_refuses_to_overwrite_its_config_file(tmp_path, capsys, cli) -> None:
     """`s2sr train --config run/config.json --out run` rewrote the config it was reading."""
     run = tmp_path / "run"
     run.mkdir()
@@ -72,13 +71,13 @@ def test_train_refuses_to_overwrite_its_config_file(tmp_path, capsys) -> None:
     cfg.write_text('{"run": {"max_steps": 1}}')
     ds = tmp_path / "ds"
     ds.mkdir()
-    assert main(["-q", "train", "--data", str(ds), "--out", str(run), "--config", str(cfg)]) == 2
+    assert cli(["-q", "train", "--data", str(ds), "--out", str(run), "--config", str(cfg)]) == 2
     assert capsys.readouterr().err == (f"s2sr train: error: {cfg}: output would overwrite the config file; "
                                        "choose another --out\n")
     assert cfg.read_text() == '{"run": {"max_steps": 1}}'
 
 
-def test_apply_refuses_a_hard_link_of_its_input(make_raster, tmp_path, capsys) -> None:
+def test_apply_refuses_a_hard_link_of_its_input(make_raster, tmp_path, capsys, cli) -> None:
     import numpy as np
 
     from s2sr.archs import build_arch
@@ -91,7 +90,7 @@ def test_apply_refuses_a_hard_link_of_its_input(make_raster, tmp_path, capsys) -
     src = make_raster("in.tif", shape=(4, 16, 16))
     os.link(src, tmp_path / "out.tif")
     before = src.read_bytes()
-    assert main(["-q", "apply", str(pt), str(src), str(tmp_path / "out.tif")]) == 2
+    assert cli(["-q", "apply", str(pt), str(src), str(tmp_path / "out.tif")]) == 2
     assert capsys.readouterr().err == (f"s2sr apply: error: {tmp_path / 'out.tif'}: output would overwrite the "
                                        f"input {src}; choose another output path\n")
     assert src.read_bytes() == before

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from s2sr.cli.main import main
 from s2sr.io.stale import host_tag, owner_gone, remove_stale_temps, temp_name
 
 
@@ -58,6 +57,7 @@ def held(*a, **k):
     return r
 setattr(mod, attr, held)
 from s2sr.cli.main import main
+
 sys.exit(main(sys.argv[5:]))
 """
 
@@ -79,31 +79,31 @@ def _run_and_kill(tmp_path: Path, module: str, attr: str, argv: list[str]) -> No
     flag.unlink()
 
 
-def test_prepare_removes_the_temporary_folder_of_a_killed_run(tmp_path: Path) -> None:
+def test_prepare_removes_the_temporary_folder_of_a_killed_run(tmp_path: Path, cli) -> None:
     """prepare's `.NAME.tmp-*` folder (287 MB seen) was never removed after kill -9."""
-    assert main(["-q", "synth", str(tmp_path / "pair"), "--size", "512"]) == 0
+    assert cli(["-q", "synth", str(tmp_path / "pair"), "--size", "512"]) == 0
     lr, hr = tmp_path / "pair" / "lr.tif", tmp_path / "pair" / "hr.tif"
     argv = ["-q", "prepare", "--lr", str(lr), "--hr", str(hr), "--scale", "4", "--patch-size", "16",
             "--out", str(tmp_path / "ds")]
     _run_and_kill(tmp_path, "s2sr.data.store", "StoreWriter", argv)
     left = [p.name for p in tmp_path.iterdir() if p.name.startswith(".ds.tmp-")]
     assert len(left) == 1 and (tmp_path / left[0] / "store").is_dir()  # what the killed run left
-    assert main(argv) == 0
+    assert cli(argv) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "pair"]
 
 
-def test_apply_resume_removes_the_cog_temporary_of_a_killed_run(tmp_path: Path, make_raster, bicubic_pt) -> None:
+def test_apply_resume_removes_the_cog_temporary_of_a_killed_run(tmp_path: Path, make_raster, bicubic_pt, cli) -> None:
     src = make_raster("in.tif", shape=(4, 64, 64))
     out = tmp_path / "sr.tif"
     argv = ["-q", "apply", str(bicubic_pt), str(src), str(out)]
     _run_and_kill(tmp_path, "rasterio.shutil", "copy", argv)  # killed after GDAL wrote the whole COG temporary
     left = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".sr.tif"))
     assert left[:2] == [".sr.tif.partial.jsonl", ".sr.tif.partial.tif"] and left[2].startswith(".sr.tif.tmp-")
-    assert main([*argv, "--resume"]) == 0
+    assert cli([*argv, "--resume"]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["bicubic.pt", "in.tif", "sr.tif"])
 
 
-def test_stale_names_are_removed_only_when_their_owner_is_gone(tmp_path: Path, make_raster, bicubic_pt) -> None:
+def test_stale_names_are_removed_only_when_their_owner_is_gone(tmp_path: Path, make_raster, bicubic_pt, cli) -> None:
     """By name pattern and a pid check: dead owner removed (with GDAL's .ovr.tmp), live owner, other host,
     other names kept."""
     src = make_raster("in.tif", shape=(4, 16, 16))
@@ -115,7 +115,7 @@ def test_stale_names_are_removed_only_when_their_owner_is_gone(tmp_path: Path, m
         kept = [_stale(tmp_path, "sr.tif", sleeper.pid), _stale(tmp_path, "sr.tif", dead, host="otherhost"),
                 _stale(tmp_path, "other.tif", dead), tmp_path / ".sr.tif.tmp-notours"]
         kept[-1].write_text("x")
-        assert main(["-q", "apply", str(bicubic_pt), str(src), str(tmp_path / "sr.tif")]) == 0
+        assert cli(["-q", "apply", str(bicubic_pt), str(src), str(tmp_path / "sr.tif")]) == 0
     finally:
         sleeper.kill()
         sleeper.wait()
@@ -146,15 +146,15 @@ def test_temp_names_carry_host_and_pid(tmp_path: Path) -> None:
 
 
 def test_apply_makes_no_onnx_temp_folder_with_torch_and_cleans_stale_ones(tmp_path: Path, make_raster, bicubic_pt,
-                                                                           monkeypatch) -> None:
+                                                                           monkeypatch, cli) -> None:
     """Every apply left an empty `s2sr-onnx-*` folder in the temp folder, even with the torch backend."""
     tmp = tmp_path / "systmp"
     tmp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp))
     src = make_raster("in.tif", shape=(4, 16, 16))
-    assert main(["-q", "apply", str(bicubic_pt), str(src), str(tmp_path / "a.tif")]) == 0
+    assert cli(["-q", "apply", str(bicubic_pt), str(src), str(tmp_path / "a.tif")]) == 0
     assert list(tmp.iterdir()) == []
     stale = tmp / f"s2sr-onnx-{host_tag()}-{_dead_pid()}-abcdef12"
     stale.mkdir()
-    assert main(["-q", "apply", str(bicubic_pt), str(src), str(tmp_path / "b.tif"), "--backend", "onnx"]) == 0
+    assert cli(["-q", "apply", str(bicubic_pt), str(src), str(tmp_path / "b.tif"), "--backend", "onnx"]) == 0
     assert list(tmp.iterdir()) == []

@@ -101,14 +101,48 @@ def write_error(path: Path, err: BaseException, details: list[str]) -> OutputErr
     return OutputError(f"{path}: GDAL could not write it ({first}); check free space and permissions")
 
 
+class _Held(logging.Filter):
+    """Holds rasterio's log records (GDAL warnings) back while a write is under way."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.records.append(record)
+        return False
+
+
+@contextmanager
+def _held_gdal_logs() -> Iterator[_Held]:
+    held = _Held()
+    loggers = [logging.getLogger(n) for n in list(logging.root.manager.loggerDict) if n.split(".")[0] == "rasterio"]
+    for lg in loggers:
+        lg.addFilter(held)
+    try:
+        yield held
+    finally:
+        for lg in loggers:
+            lg.removeFilter(held)
+
+
 @contextmanager
 def gdal_writing(path: str | os.PathLike[str]) -> Iterator[None]:
-    """Turn a failure of GDAL while writing ``path`` inside the block into a one-line OutputError."""
+    """Turn a failure of GDAL while writing ``path`` inside the block into a one-line OutputError.
+
+    GDAL's warnings logged meanwhile (through rasterio's loggers) are passed on when the write
+    succeeds; when it fails they only go to the debug log, after the one line that matters.
+    """
     install_tiff_handler()
     start = current_seq()
-    try:
-        yield
-    except S2SRError:
-        raise
-    except Exception as e:  # rasterio raises RasterioIOError, CPLE_* errors and more for one failed write
-        raise write_error(Path(path), e, messages_since(start)) from e
+    with _held_gdal_logs() as held:
+        try:
+            yield
+        except S2SRError:
+            raise
+        except Exception as e:  # rasterio raises RasterioIOError, CPLE_* errors and more for one failed write
+            for r in held.records:
+                log.debug("GDAL while writing %s: %s", path, r.getMessage())
+            raise write_error(Path(path), e, messages_since(start)) from e
+    for r in held.records:
+        logging.getLogger(r.name).handle(r)
