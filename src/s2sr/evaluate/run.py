@@ -139,6 +139,10 @@ def _check_image(cfg: EvalConfig, bundle: ModelBundle) -> None:
 
     image = cfg.wald if cfg.wald is not None else cfg.lr
     assert image is not None
+    if cfg.hr is not None:  # swapped --lr/--hr first: their pixel sizes would only draw a warning below
+        from s2sr.io.warp import plan_fine_hr
+
+        plan_fine_hr(read_info(image), read_info(cfg.hr), bundle.scale).check_finer()
     idx = _bands(cfg.bands, read_info(image).count, image, len(bundle.bands), bundle.bands, "--bands")
     check_input(Path(image), load_for_apply(bundle, "torch", "cpu"), idx,
                 input_check="refuse" if cfg.input_check else "warn")
