@@ -28,12 +28,20 @@ def test_degrade_writes_a_wald_pair_equal_to_whole_image_degradation(make_raster
 
 
 def test_degrade_never_turns_a_valid_pixel_into_nodata(make_raster, tmp_path) -> None:
+    rows, cols = np.indices((16, 16))
+    data = np.where((rows + cols) % 2, 4, 6).astype(np.uint16)[None]  # valid checkerboard of 4 and 6 ...
+    img = make_raster("img.tif", data=data, nodata=5)  # ... whose blurred mean, 5, is the nodata value
+    pair = degrade_image(img, tmp_path / "pair", 4, progress=False)
+    with rasterio.open(pair.lr) as lr:
+        out = lr.read(1)
+    assert lr.nodata == 5 and (out == 6).all()  # rounded to 5 = nodata, every pixel is nudged to 6 (as apply does)
+
+
+def test_lr_pixels_whose_blur_reaches_nodata_are_nodata(make_raster, tmp_path) -> None:
     data = np.zeros((1, 16, 16), np.uint16)  # nodata 0 everywhere ...
-    data[:, 4:8, 4:8] = 1  # ... but one LR pixel's 4 x 4 children: dark, valid; blurred it averages ~0.4
+    data[:, 4:8, 4:8] = 1  # ... but one LR pixel's 4 x 4 children: valid, yet its blur averages in nodata zeros
     img = make_raster("img.tif", data=data, nodata=0)
     pair = degrade_image(img, tmp_path / "pair", 4, progress=False)
     with rasterio.open(pair.lr) as lr:
         out = lr.read(1)
-    assert lr.nodata == 0 and out[1, 1] == 1  # rounded to 0 = nodata, it is nudged to 1 (as apply does)
-    out[1, 1] = 0
-    assert (out == 0).all()  # every other LR pixel has nodata children
+    assert lr.nodata == 0 and (out == 0).all()  # a value made from nodata pixels is not data

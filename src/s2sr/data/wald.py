@@ -20,6 +20,7 @@ import rasterio
 from affine import Affine
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
+from scipy.ndimage import minimum_filter
 from tqdm import tqdm
 
 from s2sr.errors import InputError, OutputError
@@ -124,22 +125,34 @@ def _degrade(src: Path, outdir: Path, sensor: SensorModel, bands: str | list[int
     return WaldPair(lr=lr_path, hr=hr_path, sensor=sensor, bands=idx)
 
 
+def read_degraded(ds: rasterio.DatasetReader, bands: list[int], sensor: SensorModel, window: Window,
+                  size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The Wald pair under LR ``window``: (HR core as read, LR float64, LR valid mask).
+
+    The image is read with the blur radius around the window and mirrored where that reaches
+    past the Wald HR grid of ``size`` = (height, width) (the image cropped to a multiple of the
+    scale), so any window gives the pixels of degrading the whole image at once. An LR pixel is
+    valid when every HR pixel under its blur support is.
+    """
+    s, m = sensor.scale, sensor.radius_hr
+    r0, c0 = int(window.row_off) * s, int(window.col_off) * s
+    r1, c1 = r0 + int(window.height) * s, c0 + int(window.width) * s
+    a, b, c, d = max(0, r0 - m), min(size[0], r1 + m), max(0, c0 - m), min(size[1], c1 + m)
+    raw = read_pixels(ds, bands, window=Window(c, a, d - c, b - a))
+    pads = ((a - (r0 - m), (r1 + m) - b), (c - (c0 - m), (c1 + m) - d))
+    hr = np.pad(raw.astype(np.float64), ((0, 0), *pads), mode="reflect")
+    ok = np.pad(valid_mask(raw, ds.nodata), pads, mode="reflect")
+    core = (slice(m, m + r1 - r0), slice(m, m + c1 - c0))
+    lr = area_downsample(sensor.blur(hr)[(slice(None), *core)], s).astype(np.float64)
+    support_ok = minimum_filter(ok.astype(np.uint8), size=2 * m + 1)[core].astype(np.float32)
+    return raw[:, r0 - a: r1 - a, c0 - c: c1 - c], lr, area_downsample(support_ok[None], s)[0] >= 1.0
+
+
 def _write_strips(ds, dh, dl, idx: list[int], sensor: SensorModel, lw: int, lh: int, strip: int, progress: bool) -> None:
     s = sensor.scale
-    m = sensor.radius_hr
-    H, W = lh * s, lw * s
     for r0 in tqdm(range(0, lh, strip), desc="degrade", unit="strip", disable=not progress, leave=False):
-        r1 = min(lh, r0 + strip)
-        top, bot = r0 * s, r1 * s
-        a, b = max(0, top - m), min(H, bot + m)
-        hr = read_pixels(ds, idx, window=Window(0, a, W, b - a))
-        blurred = sensor.blur(hr.astype(np.float64))[:, top - a: bot - a]
-        lr = area_downsample(blurred, s)
-        core_hr = hr[:, top - a: bot - a]
-        lvalid = None
-        if ds.nodata is not None:
-            valid = valid_mask(core_hr, ds.nodata)
-            lvalid = area_downsample(valid.astype(np.float32), s) >= 1.0
-        lr_out = to_output(lr, lvalid, OutputSpec(dl.dtypes[0], ds.nodata))
-        dh.write(core_hr, window=Window(0, top, W, bot - top))
-        dl.write(lr_out, window=Window(0, r0, lw, r1 - r0))
+        win = Window(0, r0, lw, min(lh, r0 + strip) - r0)
+        core_hr, lr, lvalid = read_degraded(ds, idx, sensor, win, (lh * s, lw * s))
+        lr_out = to_output(lr, lvalid if ds.nodata is not None else None, OutputSpec(dl.dtypes[0], ds.nodata))
+        dh.write(core_hr, window=Window(0, r0 * s, lw * s, int(win.height) * s))
+        dl.write(lr_out, window=win)

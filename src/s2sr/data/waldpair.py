@@ -17,15 +17,15 @@ import numpy as np
 from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.windows import Window
-from scipy.ndimage import minimum_filter
 
 from s2sr.data.config import PrepareConfig
 from s2sr.data.pairs import Pair, band_names, check_file, check_not_all_nodata
+from s2sr.data.wald import read_degraded
 from s2sr.errors import InputError
 from s2sr.grid import Grid
 from s2sr.io.raster import RasterInfo, parse_bands, read_pixels, valid_mask
 from s2sr.io.warp import FineHR, pixel_size
-from s2sr.sensor import SensorModel, area_downsample
+from s2sr.sensor import SensorModel
 
 
 def open_wald_pair(index: int, image: Path, cfg: PrepareConfig) -> Pair:
@@ -56,21 +56,9 @@ class WaldLRReader:
 
     def read(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
         """(bands, h, w) float32 LR data (rounded like the integer product) and its valid mask."""
-        s, m = self.sensor.scale, self.sensor.radius_hr
         fine = self.pair.fine
-        r0, c0 = int(window.row_off) * s, int(window.col_off) * s
-        r1, c1 = r0 + int(window.height) * s, c0 + int(window.width) * s
-        a, b = max(0, r0 - m), min(fine.height, r1 + m)
-        c, d = max(0, c0 - m), min(fine.width, c1 + m)
-        raw = read_pixels(self.ds, self.pair.hr_bands, window=Window(c, a, d - c, b - a))
-        ok = valid_mask(raw, self.pair.hr.nodata)
-        pads = ((a - (r0 - m), (r1 + m) - b), (c - (c0 - m), (c1 + m) - d))
-        hr = np.pad(raw.astype(np.float64), ((0, 0), *pads), mode="reflect")
-        ok = np.pad(ok, pads, mode="reflect")
-        core = (slice(None), slice(m, m + r1 - r0), slice(m, m + c1 - c0))
-        lr = area_downsample(self.sensor.blur(hr)[core], s)
-        ok = minimum_filter(ok.astype(np.uint8), size=2 * m + 1)[core[1:]].astype(np.float32)
-        lr_ok = area_downsample(ok[None], s)[0] >= 1.0
+        _, lr, lr_ok = read_degraded(self.ds, self.pair.hr_bands, self.sensor, window,  # type: ignore[arg-type]
+                                     (fine.height, fine.width))
         if self.dtype.kind in "iu":
             info = np.iinfo(self.dtype)
             lr = np.clip(np.rint(lr), info.min, info.max)
