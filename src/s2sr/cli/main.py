@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from s2sr._version import __version__
 
 COMMANDS: dict[str, str] = {
+    "fetch": "s2sr.cli.fetch",
     "synth": "s2sr.cli.synth",
     "prepare": "s2sr.cli.prepare",
     "train": "s2sr.cli.train",
