@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 EARTH_SEARCH = "https://earth-search.aws.element84.com/v1"
 DEFAULT_COLLECTION = "sentinel-2-l2a"
+ROOT_TIMEOUT_S = 30
 MAX_ITEMS = 1000  # server-side search cap (about 7 years of one tile at a 5-day revisit, two orbits)
 
 
@@ -129,9 +130,10 @@ def find_items(stac: str, q: Query) -> list[pystac.Item]:
     """Items of ``q.collection`` over ``q.bbox`` in ``q.datetime`` with cloud cover <= ``q.max_cloud``."""
     root = _read_root(stac)
     items = _search_api(stac, q) if _is_api(root) else _walk_static(stac, q)
-    keep = [it for it in items if _cloud(it) is None or _cloud(it) <= q.max_cloud]
-    if q.max_cloud < 100:
-        keep = [it for it in keep if _cloud(it) is not None]
+    clouds = [_cloud(it) for it in items]
+    # items without eo:cloud_cover only pass without a cloud limit (and rank last)
+    keep = [it for it, c in zip(items, clouds, strict=True)
+            if (c is None and q.max_cloud >= 100) or (c is not None and c <= q.max_cloud)]
     log.info("%s: %d item(s) of %s over %s in %s, %d with cloud cover <= %g %%", stac, len(items),
              q.collection or "any collection", ",".join(f"{v:g}" for v in q.bbox), q.datetime, len(keep), q.max_cloud)
     return sorted(keep, key=_rank)
@@ -149,14 +151,27 @@ def _cloud(it: pystac.Item) -> float | None:
 
 
 def _read_root(url: str) -> dict[str, Any]:
-    import pystac
+    """The root document, read once without retries (a dead endpoint fails at once, in one line)."""
+    import urllib.error
+    import urllib.request
+    from pathlib import Path
 
     try:
-        return json.loads(pystac.StacIO.default().read_text(url))
+        if url.startswith(("http://", "https://")):
+            with urllib.request.urlopen(url, timeout=ROOT_TIMEOUT_S) as r:  # noqa: S310 (the user's --stac URL)
+                text = r.read().decode()
+        else:
+            text = Path(url.removeprefix("file://")).read_text()
+        doc = json.loads(text)
+    except urllib.error.HTTPError as e:
+        raise InputError(f"{url}: the STAC endpoint answers HTTP {e.code} ({e.reason}); check --stac") from None
     except OSError as e:
         raise InputError(f"{url}: cannot reach the STAC endpoint ({_reason(e)}); check --stac and the network") from None
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise InputError(f"{url}: not a STAC JSON document; pass a STAC API root or a catalog.json") from None
+    if not isinstance(doc, dict):
+        raise InputError(f"{url}: not a STAC JSON document; pass a STAC API root or a catalog.json")
+    return doc
 
 
 def _reason(e: BaseException) -> str:
@@ -187,12 +202,13 @@ def _search_api(url: str, q: Query) -> list[pystac.Item]:
 
 def _walk_static(url: str, q: Query) -> list[pystac.Item]:
     import pystac
+    from urllib3.exceptions import HTTPError as Urllib3Error
 
     start, end = parse_interval(q.datetime)
     try:
         cat = pystac.Catalog.from_file(url)
         items = list(cat.get_items(recursive=True))
-    except (OSError, pystac.STACError, KeyError, ValueError) as e:
+    except (OSError, Urllib3Error, pystac.STACError, KeyError, ValueError) as e:
         raise InputError(f"{url}: cannot read the static catalog ({_reason(e)}); check its links") from None
     log.info("%s: static catalog (no item search): %d item(s) filtered here", url, len(items))
     return [it for it in items if _matches(it, q, start, end)]

@@ -73,7 +73,8 @@ def driver_options(driver: str) -> dict[str, OptionSpec] | None:
     for opt in ET.fromstring(xml).iter("Option"):
         name = opt.get("name", "").upper()
         choices = frozenset((v.text or "").strip().upper() for v in opt.iter("Value"))
-        minimum = float(opt.get("min")) if opt.get("min") not in (None, "") else None
+        low = opt.get("min")
+        minimum = float(low) if low else None
         if name:
             out[name] = (opt.get("type", "string"), choices if opt.get("type") == "string-select" else frozenset(),
                          minimum)

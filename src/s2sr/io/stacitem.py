@@ -77,7 +77,8 @@ def _match(assets: dict[str, pystac.Asset], band: str) -> str | None:
     by_meta = [k for k, a in assets.items() if band in _asset_band_names(a)]
     cands = by_key or by_meta
     tiff = [k for k in cands if "tiff" in (assets[k].media_type or "").lower()]
-    return (tiff or cands or [None])[0]
+    best = tiff or cands
+    return best[0] if best else None
 
 
 def _asset_band_names(asset: pystac.Asset) -> set[str]:
