@@ -110,7 +110,7 @@ def test_unnamed_geotiff_is_taken_by_position_and_logged(make_raster, caplog):
 
 def test_unnamed_geotiff_with_another_band_count_is_refused(make_raster):
     src = make_raster("three.tif", shape=(3, 32, 32))
-    with pytest.raises(InputError, match=r"three.tif: has 3 band\(s\) without Sentinel-2 names.*pass --bands"):
+    with pytest.raises(InputError, match=r"three.tif: has 3 band\(s\) but s2sr needs 4 \(B2, B3, B4, B8\); pass --bands"):
         resolve_input(src)
 
 

@@ -44,9 +44,11 @@ class TiledScratch:
         return self.count * np.dtype(self.dtype).itemsize
 
     def create(self, transform: Affine, crs: CRS | None, nodata: float | None, descriptions: list[str],
-               tags: dict[str, str]) -> None:
-        """Write the empty GeoTIFF (all blocks zero) with its georeferencing and metadata."""
+               tags: dict[str, str], colours: list[str] | None = None) -> None:
+        """Write the empty GeoTIFF (all blocks zero) with its georeferencing, metadata and colour
+        interpretation (GDAL names: red, green, blue, undefined...)."""
         import rasterio
+        from rasterio.enums import ColorInterp
 
         prof = dict(driver="GTiff", width=self.width, height=self.height, count=self.count, dtype=self.dtype,
                     crs=crs, transform=transform, nodata=nodata, tiled=True, blockxsize=BLOCK,
@@ -55,6 +57,8 @@ class TiledScratch:
         with gdal_writing(self.report_as), rasterio.open(self.path, "w", **prof) as ds:
             ds.descriptions = tuple(descriptions[: self.count])
             ds.update_tags(**tags)
+            if colours:
+                ds.colorinterp = [ColorInterp[c] for c in colours[: self.count]]
         # GDAL writes the zero blocks when it closes the file and does not report a failed write there
         blocks = -(-self.height // BLOCK) * -(-self.width // BLOCK)
         if self.path.stat().st_size < blocks * BLOCK * BLOCK * self.px:

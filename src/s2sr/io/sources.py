@@ -64,10 +64,11 @@ class ResolvedInput:
 def resolve_input(src: str | os.PathLike[str], want: Sequence[str] = DEFAULT_BANDS,
                   bands: str | list[int] | None = None, *, workdir: Path | None = None, vrt_name: str | None = None,
                   offset: str | int = "auto", asset_keys: dict[str, str] | None = None,
-                  option: str = "--bands") -> ResolvedInput:
+                  option: str = "--bands", needs: str = "s2sr needs") -> ResolvedInput:
     """Resolve ``src`` (raster, STAC item, SAFE folder or band folder) for the band names ``want``.
 
     Multi-file inputs are written as a VRT into ``workdir`` (named ``vrt_name``, default LABEL.vrt).
+    ``needs`` words who wants the bands in errors ("model X expects").
     """
     want = [s2_name(w) or w for w in want]
     s = os.fspath(src)
@@ -84,7 +85,7 @@ def resolve_input(src: str | os.PathLike[str], want: Sequence[str] = DEFAULT_BAN
                           workdir, vrt_name, option)
         return _multi(s, "bands", _folder_bands(p, want), ProductInfo(), p.name, want, bands, workdir, vrt_name,
                       option)
-    return _raster(p, want, bands, option)
+    return _raster(p, want, bands, option, needs)
 
 
 @contextmanager
@@ -104,7 +105,7 @@ def is_multi_file(src: str | os.PathLike[str]) -> bool:
 
 
 # ---- raster files -----------------------------------------------------------------------
-def _raster(p: Path, want: list[str], bands: str | list[int] | None, option: str) -> ResolvedInput:
+def _raster(p: Path, want: list[str], bands: str | list[int] | None, option: str, needs: str) -> ResolvedInput:
     with open_raster(p) as ds:
         count, desc = ds.count, tuple(ds.descriptions)
         tags = {k: v for k, v in ds.tags().items() if not k.startswith("S2SR_") and k not in NOT_COPIED}
@@ -126,9 +127,8 @@ def _raster(p: Path, want: list[str], bands: str | list[int] | None, option: str
                          f"{','.join(w for w in want if w not in names)} of {','.join(want)}; pass {option} with "
                          f"{len(want)} band numbers in that order")
     if count != len(want):
-        raise InputError(f"{p}: has {count} band(s) without Sentinel-2 names, {len(want)} are needed "
-                         f"({','.join(want)}); pass {option} with {len(want)} band numbers in that order, "
-                         f"e.g. {option} {_nums(list(range(1, len(want) + 1)))}")
+        raise InputError(f"{p}: has {count} band(s) but {needs} {len(want)} ({', '.join(want)}); pass {option} "
+                         f"with {len(want)} band numbers in that order, e.g. {option} {_nums(list(range(1, len(want) + 1)))}")
     idx = list(range(1, count + 1))
     log.info("%s: no Sentinel-2 band names; bands %s taken as %s by position (pass %s to choose others, "
              "or name the bands: gdal_edit.py -mo or rio edit-info)", p, _nums(idx), ",".join(want), option)
