@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
@@ -20,6 +21,7 @@ from affine import Affine
 from rasterio.windows import Window
 from tqdm import tqdm
 
+from s2sr.bands import DEFAULT_BANDS
 from s2sr.data.config import PrepareConfig, PrepareResult
 from s2sr.data.coregister import (
     ShiftEstimate,
@@ -53,7 +55,7 @@ from s2sr.data.sampling import (
     place_patches,
     reject_reason,
 )
-from s2sr.data.sources import dataset_resolution, open_scene, scene_lr_res_m
+from s2sr.data.sources import dataset_resolution, open_scene, resolve_scenes, scene_lr_res_m
 from s2sr.data.store import SPLITS, StoreWriter
 from s2sr.errors import InputError, OutputError
 from s2sr.grid import Grid
@@ -64,12 +66,21 @@ log = logging.getLogger(__name__)
 
 
 def prepare(cfg: PrepareConfig) -> PrepareResult:
-    """Build the patch store, ``footprint.geojson`` and ``prepare.json`` in ``cfg.out``."""
+    """Build the patch store, ``footprint.geojson`` and ``prepare.json`` in ``cfg.out``.
+
+    A scene's LR or Wald image may be a STAC item, a .SAFE product or a band folder: it is read
+    through a VRT of its B2,B3,B4,B8 bands (:mod:`s2sr.io.sources`); the records name the original."""
     out = Path(cfg.out)
     check_dir_target(out)
     if out.exists() and not cfg.overwrite:
         raise OutputError(f"{out}: already exists; remove it, choose another --out, or pass --overwrite")
     check_not_inside(out, cfg.inputs)
+    with tempfile.TemporaryDirectory(prefix="s2sr-prepare-") as tmp:
+        scenes, origins = resolve_scenes(cfg.scenes, Path(tmp), DEFAULT_BANDS)
+        return _prepare(cfg.model_copy(update={"scenes": scenes}), out, origins)
+
+
+def _prepare(cfg: PrepareConfig, out: Path, origins: dict[str, str]) -> PrepareResult:
     pairs = [open_scene(i, sc, cfg) for i, sc in enumerate(cfg.scenes)]
     _check_band_counts(pairs)
     scene_res = [scene_lr_res_m(p, sc) for p, sc in zip(pairs, cfg.scenes, strict=True)]
@@ -82,7 +93,8 @@ def prepare(cfg: PrepareConfig) -> PrepareResult:
         shifts[pair.index], harms[pair.index] = shift, harm
         blocks[pair.index] = _plan(pair, cfg, sensor, shift, spec.split, rng)
         records.append(rec.model_copy(update={"scene": spec.label, "group": spec.group_name, "split": spec.split,
-                                              "lr_res_m": r, "kind": pair.kind}))
+                                              "lr_res_m": r, "kind": pair.kind,
+                                              "lr": origins.get(rec.lr, rec.lr), "hr": origins.get(rec.hr, rec.hr)}))
     limit_patches([b for bs in blocks.values() for b in bs], cfg.max_patches, rng)
     bands = pairs[0].band_names
     with atomic_dir(out, overwrite=True) as tmp:
