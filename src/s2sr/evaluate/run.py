@@ -74,7 +74,7 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
         image = cfg.wald if cfg.wald is not None else cfg.lr
         assert image is not None
         src = resolve_input(image, bundle.bands, cfg.bands, workdir=Path(tmpd), vrt_name="input.vrt",
-                            needs=f"model {bundle.arch} expects")
+                            needs=f"model {Path(bundle.path).stem if bundle.path else bundle.arch} expects")
         return _evaluate(cfg, bundle, src)
 
 

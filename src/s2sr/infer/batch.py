@@ -97,12 +97,18 @@ def apply_batch(model: str | os.PathLike[str] | ModelBundle, inputs: list[str], 
 
 
 def _load_once(model: str | os.PathLike[str] | ModelBundle) -> str | os.PathLike[str] | ModelBundle:
-    """A ``.pt`` bundle is loaded once for all inputs (an ``.onnx`` path is opened per input)."""
-    if isinstance(model, (str, os.PathLike)) and Path(model).suffix.lower() != ".onnx":
-        from s2sr.bundle import load_model
+    """A ``.pt`` bundle (a path or an installed model's name) is loaded once for all inputs (an ``.onnx``
+    path is opened per input)."""
+    if not isinstance(model, (str, os.PathLike)):
+        return model
+    from s2sr.models.registry import resolve_model
 
-        return load_model(model)
-    return model
+    path = resolve_model(model)
+    if path.suffix.lower() == ".onnx":
+        return path
+    from s2sr.bundle import load_model
+
+    return load_model(path)
 
 
 def summary_table(items: list[BatchItem]) -> str:
