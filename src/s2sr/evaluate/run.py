@@ -109,7 +109,11 @@ def _evaluate(cfg: EvalConfig, bundle: ModelBundle, src: ResolvedInput) -> EvalR
         lr_name, hr_name = (cfg.wald, cfg.wald) if cfg.wald is not None else (cfg.lr, hr_path)
         try:
             # checked above (Wald mode feeds the model an image degraded by its scale on purpose)
-            sr_path = super_resolve(bundle, Path(lr_path), tmp / "sr.tif", lr_b, cfg.progress, input_check="skip")
+            if cfg.sr is not None:  # what apply wrote already: not computed twice
+                sr_path = given_sr(cfg.sr, bundle)
+            else:
+                sr_path = super_resolve(bundle, Path(lr_path), tmp / "sr.tif", lr_b, cfg.progress,
+                                        input_check="skip")
             scene.open_sr(sr_path)
             L = _data_range(scene, cfg, hr_name)
             tiles = _limit(plan_tiles(scene, cfg.tile, areas), cfg)
@@ -127,6 +131,7 @@ def _evaluate(cfg: EvalConfig, bundle: ModelBundle, src: ResolvedInput) -> EvalR
             crops = _crops(scene, records, L, doc, areas)
         finally:
             scene.close()
+        doc["sr"] = {"path": str(cfg.sr) if cfg.sr is not None else "sr.tif", "computed": cfg.sr is None}
         if not cfg.keep_sr:
             (tmp / "sr.tif").unlink(missing_ok=True)
         (tmp / "metrics.json").write_text(json.dumps(_clean(doc), indent=2, allow_nan=False))
@@ -135,8 +140,31 @@ def _evaluate(cfg: EvalConfig, bundle: ModelBundle, src: ResolvedInput) -> EvalR
     methods = {k: v["overall"] for k, v in doc["methods"].items()}
     opensr = {k: v["opensr"] for k, v in doc["methods"].items() if "opensr" in v}
     log.info("evaluation written to %s (%d pixels)", out, doc["pixels"])
-    return EvalResult(out, out / "metrics.json", out / "report.html", out / "sr.tif" if cfg.keep_sr else None,
+    sr_out = cfg.sr if cfg.sr is not None else out / "sr.tif" if cfg.keep_sr else None
+    return EvalResult(out, out / "metrics.json", out / "report.html", sr_out,
                       methods, doc["pixels"], doc["strata"], opensr)
+
+
+def given_sr(path: Path, bundle: ModelBundle) -> Path:
+    """``--sr``: an SR raster of this model (count, scale and architecture from apply's tags); its grid is
+    checked against the LR's fine grid when it is opened."""
+    from s2sr.io.raster import read_info
+
+    info = read_info(path)
+    if info.count != len(bundle.bands):
+        raise InputError(f"{path}: has {info.count} band(s), model {bundle.arch} gives {len(bundle.bands)}; pass "
+                         "the output of `s2sr apply` with this model as --sr")
+    import rasterio
+
+    with rasterio.open(path) as ds:
+        tags = ds.tags()
+    made = (tags.get("S2SR_ARCH"), tags.get("S2SR_SCALE"))
+    if made != (bundle.arch, str(bundle.scale)):
+        what = f"{made[0]} x{made[1]}" if made[0] else "no s2sr apply tags"
+        raise InputError(f"{path}: made by {what}, not by this model ({bundle.arch} x{bundle.scale}); pass the "
+                         "output of `s2sr apply` with --model as --sr, or leave --sr out")
+    log.info("%s: scoring this SR raster as it is (not computed again)", path)
+    return path
 
 
 def _add_opensr(doc: dict[str, Any], res: dict[str, Any]) -> None:
