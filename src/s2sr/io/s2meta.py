@@ -108,3 +108,19 @@ def stac_tags(item_id: str, collection: str | None, props: dict[str, Any]) -> di
 def _mgrs(props: dict[str, Any]) -> str | None:
     parts = [props.get(k) for k in ("mgrs:utm_zone", "mgrs:latitude_band", "mgrs:grid_square")]
     return "".join(str(p) for p in parts) if all(p not in (None, "") for p in parts) else None
+
+
+COPERNICUS = "Contains modified Copernicus Sentinel data"
+
+
+def attribution(tags: dict[str, str]) -> str:
+    """What a map must say about a raster's data: its ``ATTRIBUTION`` tag when it has one (s2sr synth,
+    the embedded samples, s2sr fetch and apply outputs do), else the Copernicus notice when its tags
+    name a Sentinel product, else nothing (s2sr does not guess where data come from)."""
+    if tags.get("ATTRIBUTION"):
+        return tags["ATTRIBUTION"]
+    said = " ".join(tags.get(k, "") for k in ("SENSOR", "PRODUCT", "STAC_COLLECTION", "DATATAKE")).upper()
+    if "SENTINEL" in said or said.startswith("S2") or " S2" in said:
+        year = (tags.get("SENSING_TIME") or "")[:4]
+        return f"{COPERNICUS} {year}".strip() if year.isdigit() else COPERNICUS
+    return ""

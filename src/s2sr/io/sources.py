@@ -26,7 +26,7 @@ from pathlib import Path
 from s2sr.bands import DEFAULT_BANDS, band_in_filename, colour_interp, s2_name
 from s2sr.errors import InputError
 from s2sr.io.raster import open_raster, parse_bands
-from s2sr.io.s2meta import ProductInfo, stac_offsets, stac_tags
+from s2sr.io.s2meta import ProductInfo, attribution, stac_offsets, stac_tags
 from s2sr.io.safe import RASTER_SUFFIXES, is_safe, safe_band_files, safe_product_info
 from s2sr.io.vrt import StackBand, StackGrid, write_stack_vrt
 
@@ -194,6 +194,8 @@ def _multi(origin: str, kind: str, files: dict[str, str], info: ProductInfo, lab
         raise ValueError("resolve_input: a multi-file input needs a workdir for its VRT")
     grid = _common_grid(origin, files, want)
     tags = {**info.tags, "RADIOMETRIC_OFFSET": info.offset_note} if info.offset_note else dict(info.tags)
+    if kind in ("safe", "stac") and attribution(tags):
+        tags["ATTRIBUTION"] = attribution(tags)  # carried to fetch and apply outputs, shown by s2sr serve
     nodata = grid.nodata
     if nodata is None and kind in ("safe", "stac"):
         nodata = 0  # DN 0 is NO_DATA in every Sentinel-2 product (the JP2 files do not say so)
