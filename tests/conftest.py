@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,7 @@ import pytest
 import rasterio
 from affine import Affine
 from rasterio.crs import CRS
+from rasterio.errors import NotGeoreferencedWarning
 
 if TYPE_CHECKING:
     from s2sr.bundle import ModelBundle
@@ -27,12 +29,20 @@ def shared_data_dir() -> Path:
     return Path(os.environ.get(SHARED_DATA_ENV, default))
 
 
-@pytest.fixture
-def shared_data() -> Path:
+def shared_data_or_skip() -> Path:
+    """The shared samples folder, or a skip whose reason says how to run these tests."""
     d = shared_data_dir()
     if not d.is_dir():
-        pytest.skip(f"shared sample data not found at {d}; set {SHARED_DATA_ENV} to its folder")
+        pytest.skip(f"shared sample data not found at {d}: these tests read the real samples (Sentinel-2, aerial); "
+                    f"to run them, put the samples in ../shared/data beside the repository, or run "
+                    f"`{SHARED_DATA_ENV}=/path/to/data .venv/bin/python -m pytest -m shared_data` "
+                    "(.ci/run does this when ../shared/data exists)")
     return d
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    return shared_data_or_skip()
 
 
 MakeRaster = Callable[..., Path]
@@ -73,10 +83,13 @@ def make_raster(tmp_path: Path) -> MakeRaster:
         prof = dict(driver="GTiff", width=w, height=h, count=b, dtype=str(data.dtype),
                     crs=CRS.from_user_input(crs) if crs else None, transform=transform, nodata=nodata)
         prof.update(profile)
-        with rasterio.open(path, "w", **prof) as ds:
-            ds.write(data)
-            if descriptions:
-                ds.descriptions = descriptions
+        with warnings.catch_warnings():
+            # a pixel grid (no CRS, identity transform) is written on purpose: rasterio says it may not be kept
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(path, "w", **prof) as ds:
+                ds.write(data)
+                if descriptions:
+                    ds.descriptions = descriptions
         return path
 
     return _make

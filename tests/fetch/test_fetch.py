@@ -183,3 +183,15 @@ def test_existing_output_needs_overwrite(stac_site, tmp_path, capsys):
     assert fetch(out, stac_site.catalog) == 2
     assert "already exists" in _one_line_error(capsys) and out.read_bytes() == b"keep me"
     assert fetch(out, stac_site.catalog, "--overwrite") == 0
+
+
+def test_static_catalog_on_disk_without_a_server(stac_site, tmp_path):
+    """--stac may be a catalog.json path: the same search and the same pixels, read from local files."""
+    a, b = tmp_path / "http.tif", tmp_path / "disk.tif"
+    assert fetch(a, stac_site.catalog) == 0
+    n = len(stac_site.requests)
+    assert fetch(b, str(stac_site.root / "catalog.json")) == 0
+    assert len(stac_site.requests) == n  # nothing went over HTTP
+    with rasterio.open(a) as x, rasterio.open(b) as y:
+        assert x.transform == y.transform and y.tags()["STAC_ITEM"] == BEST
+        np.testing.assert_array_equal(x.read(), y.read())

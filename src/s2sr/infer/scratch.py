@@ -22,6 +22,7 @@ from rasterio.crs import CRS
 from s2sr.errors import OutputError
 from s2sr.io.atomic import disk_error
 from s2sr.io.gdal_errors import current_seq, gdal_writing, messages_since, write_error
+from s2sr.io.raster import pixel_grids_ok
 
 BLOCK = 512
 
@@ -54,7 +55,7 @@ class TiledScratch:
                     crs=crs, transform=transform, nodata=nodata, tiled=True, blockxsize=BLOCK,
                     blockysize=BLOCK, interleave="pixel", compress="none", sparse_ok=False, bigtiff="IF_NEEDED")
         start = current_seq()
-        with gdal_writing(self.report_as), rasterio.open(self.path, "w", **prof) as ds:
+        with gdal_writing(self.report_as), pixel_grids_ok(), rasterio.open(self.path, "w", **prof) as ds:
             ds.descriptions = tuple(descriptions[: self.count])
             ds.update_tags(**tags)
             if colours:
@@ -70,7 +71,7 @@ class TiledScratch:
         import rasterio
 
         nby, nbx = -(-self.height // BLOCK), -(-self.width // BLOCK)
-        with rasterio.open(self.path) as ds:
+        with pixel_grids_ok(), rasterio.open(self.path) as ds:
             if (ds.width, ds.height, ds.count, ds.dtypes[0]) != (self.width, self.height, self.count, self.dtype):
                 raise ValueError(f"{self.path}: partial output has another shape; remove it")
             offsets = [[ds.get_tag_item(f"BLOCK_OFFSET_{j}_{i}", "TIFF", bidx=1) for j in range(nbx)]
