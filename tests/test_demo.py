@@ -44,7 +44,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         assert {"S2 RGB (High-Res)", "S2 RGB (original 10 m)"} <= {x["name"] for x in layers}
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
+        proc.communicate(timeout=30)  # waits, and closes the stdout pipe (no unclosed-file ResourceWarning)
 
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["seconds"]) == {"synth", "prepare", "train", "apply", "evaluate"}

@@ -41,6 +41,7 @@ class ItemSpec:
     props: dict[str, Any] = field(default_factory=dict)
     drop: tuple[str, ...] = ()  # asset keys left out of the item
     missing_files: tuple[str, ...] = ()  # asset keys whose file is not on the server (HTTP 404)
+    image: Path | None = None  # a real 4-band B2,B3,B4,B8 GeoTIFF (shared data) instead of a synthetic scene
 
 
 ITEMS = [
@@ -94,31 +95,48 @@ def scene(seed: int) -> np.ndarray:
     return img
 
 
-def write_cog(path: Path, band: np.ndarray) -> None:
-    t = Affine(10.0, 0, ORIGIN[0], 0, -10.0, ORIGIN[1])
+DEFAULT_GRID = (CRS, Affine(10.0, 0, ORIGIN[0], 0, -10.0, ORIGIN[1]))
+
+
+def write_cog(path: Path, band: np.ndarray, grid: tuple[Any, Affine] = DEFAULT_GRID) -> None:
+    crs, t = grid
+    h, w = band.shape
     with rasterio.MemoryFile() as mem:
-        with mem.open(driver="GTiff", width=SIZE, height=SIZE, count=1, dtype="uint16", crs=CRS, transform=t,
+        with mem.open(driver="GTiff", width=w, height=h, count=1, dtype="uint16", crs=crs, transform=t,
                       nodata=0) as ds:
             ds.write(band[None])
         rasterio.shutil.copy(mem.name, str(path), driver="COG", BLOCKSIZE=128, COMPRESS="DEFLATE",
                              OVERVIEWS="NONE")
 
 
+def _item_data(sp: ItemSpec) -> tuple[np.ndarray, tuple[Any, Affine]]:
+    if sp.image is None:
+        return scene(sp.seed), DEFAULT_GRID
+    with rasterio.open(sp.image) as ds:
+        return ds.read(), (ds.crs, ds.transform)
+
+
+def _lonlat_box(img: np.ndarray, grid: tuple[Any, Affine]) -> tuple[float, float, float, float]:
+    crs, t = grid
+    h, w = img.shape[1:]
+    return transform_bounds(crs, "EPSG:4326", t.c, t.f + t.e * h, t.c + t.a * w, t.f)
+
+
 def build_catalog(root: Path, specs: list[ItemSpec]) -> dict[str, np.ndarray]:
     import pystac
 
-    w, s, e, n = transform_bounds(CRS, "EPSG:4326", ORIGIN[0], ORIGIN[1] - 10 * SIZE, ORIGIN[0] + 10 * SIZE,
-                                  ORIGIN[1])
-    geom = {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
     cat = pystac.Catalog(id="local-s2", description="Sentinel-2 items made by the test (synthetic scenes)")
     cols: dict[str, pystac.Collection] = {}
-    data = {}
+    data, grids = {}, {}
     for sp in specs:
+        data[sp.id], grids[sp.id] = _item_data(sp)
+        w, s, e, n = _lonlat_box(data[sp.id], grids[sp.id])
+        geom = {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
         if sp.collection not in cols:
             ext = pystac.Extent(pystac.SpatialExtent([[w, s, e, n]]), pystac.TemporalExtent([[None, None]]))
             cols[sp.collection] = pystac.Collection(id=sp.collection, description=sp.collection, extent=ext)
             cat.add_child(cols[sp.collection])
-        props = {"eo:cloud_cover": sp.cloud, "platform": "sentinel-2b", "proj:epsg": 32631, **sp.props}
+        props = {"eo:cloud_cover": sp.cloud, "platform": "sentinel-2b", **sp.props}
         item = pystac.Item(id=sp.id, geometry=geom, bbox=[w, s, e, n],
                            datetime=datetime.fromisoformat(sp.date.replace("Z", "+00:00")), properties=props)
         cols[sp.collection].add_item(item)
@@ -127,12 +145,12 @@ def build_catalog(root: Path, specs: list[ItemSpec]) -> dict[str, np.ndarray]:
         item = cols[sp.collection].get_item(sp.id)
         folder = Path(item.get_self_href()).parent
         folder.mkdir(parents=True, exist_ok=True)
-        data[sp.id] = img = scene(sp.seed)
+        img = data[sp.id]
         for i, (key, band) in enumerate(KEYS.items()):
             if key in sp.drop:
                 continue
             if key not in sp.missing_files:
-                write_cog(folder / f"{band}.tif", img[i])
+                write_cog(folder / f"{band}.tif", img[i], grids[sp.id])
             item.add_asset(key, pystac.Asset(href=str(folder / f"{band}.tif"),
                                              media_type=pystac.MediaType.COG, roles=["data"],
                                              extra_fields={"eo:bands": [{"name": band, "common_name": key}]}))

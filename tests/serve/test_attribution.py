@@ -16,7 +16,9 @@ MAP_JS = Path(__file__).resolve().parents[2] / "src" / "s2sr" / "serve" / "stati
 
 
 def _layers(sr: Path, lr: Path) -> dict[str, str]:
-    client = TestClient(create_app(ServeConfig(scenes=[SceneConfig(name="s", sr=sr, lr=lr)])))
+    # as http://127.0.0.1: the app refuses other Host names
+    app = create_app(ServeConfig(scenes=[SceneConfig(name="s", sr=sr, lr=lr)]))
+    client = TestClient(app, base_url="http://127.0.0.1")
     return {la["id"]: la["attribution"] for la in client.get("/layers").json()}
 
 

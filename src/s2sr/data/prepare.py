@@ -13,6 +13,7 @@ import json
 import logging
 import tempfile
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
 
@@ -103,11 +104,10 @@ def _prepare(cfg: PrepareConfig, out: Path, origins: dict[str, str]) -> PrepareR
     bands = pairs[0].band_names
     with atomic_dir(out, overwrite=True) as tmp:
         writers = {s: StoreWriter(tmp, s, bands, cfg.patch_size, cfg.scale) for s in SPLITS}
-        try:
-            patches, rejects = _sample(pairs, blocks, shifts, harms, cfg, sensor, writers)
-        finally:
+        with ExitStack() as stack:  # every writer is closed, even when one fails (a full disk)
             for w in writers.values():
-                w.close()
+                stack.callback(w.close)
+            patches, rejects = _sample(pairs, blocks, shifts, harms, cfg, sensor, writers)
         note = write_footprint(tmp / "footprint.geojson", patches, {p.index: p.crs for p in pairs})
         counts = {s: w.count for s, w in writers.items()}
         if counts["train"] == 0:
