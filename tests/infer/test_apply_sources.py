@@ -156,3 +156,12 @@ def test_batch_pattern_without_match_and_clashing_names(make_raster, bicubic_pt,
     os.link(a, b)
     with pytest.raises(ConfigError, match="would both write"):
         plan_batch([str(a), str(b)], tmp_path / "out")
+
+
+def test_resume_knows_a_finished_product_output(make_safe, bicubic_pt, tmp_path):
+    """The run id of a product input comes from its band files, not from the VRT made for each run."""
+    safe, _ = make_safe("L2A", "04.00")
+    out = tmp_path / "o.tif"
+    first = apply_model(bicubic_pt, safe, out, ApplyConfig(resume=True, **Q))
+    again = apply_model(bicubic_pt, safe, out, ApplyConfig(resume=True, **Q))
+    assert not first.already_complete and again.already_complete and again.tiles_computed == 0

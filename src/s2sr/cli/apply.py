@@ -20,9 +20,9 @@ def add_parser(sub: Any) -> None:
         "See docs/apply.md.",
     )
     p.add_argument("model", metavar="MODEL", help="model bundle (RUN/best.pt), exported .onnx, or an installed model's name (s2sr models)")
-    p.add_argument("paths", nargs="+", metavar="IN [IN ...] OUT.tif",
-                   help="input image(s), then the output COG; with --out-dir: inputs only (files, folders, "
-                   "STAC items or quoted glob patterns)")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="IN OUT.tif: the input, then the output COG; with --out-dir: IN [IN ...], inputs only "
+                   "(files, .SAFE or band folders, STAC items, or quoted glob patterns)")
     p.add_argument("--out-dir", metavar="DIR", help="batch mode: one COG per input in DIR (NAME_sr.tif)")
     p.add_argument("--bands", help="input band numbers for the model's bands, in order, e.g. 2,3,4,8 "
                    "(default: by band name, else 1..N)")
