@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,7 @@ import pytest
 import rasterio
 from affine import Affine
 from rasterio.crs import CRS
+from rasterio.errors import NotGeoreferencedWarning
 
 if TYPE_CHECKING:
     from s2sr.bundle import ModelBundle
@@ -27,12 +29,20 @@ def shared_data_dir() -> Path:
     return Path(os.environ.get(SHARED_DATA_ENV, default))
 
 
-@pytest.fixture
-def shared_data() -> Path:
+def shared_data_or_skip() -> Path:
+    """The shared samples folder, or a skip whose reason says how to run these tests."""
     d = shared_data_dir()
     if not d.is_dir():
-        pytest.skip(f"shared sample data not found at {d}; set {SHARED_DATA_ENV} to its folder")
+        pytest.skip(f"shared sample data not found at {d}: these tests read the real samples (Sentinel-2, aerial); "
+                    f"to run them, put the samples in ../shared/data beside the repository, or run "
+                    f"`{SHARED_DATA_ENV}=/path/to/data .venv/bin/python -m pytest -m shared_data` "
+                    "(.ci/run does this when ../shared/data exists)")
     return d
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    return shared_data_or_skip()
 
 
 MakeRaster = Callable[..., Path]
@@ -73,10 +83,13 @@ def make_raster(tmp_path: Path) -> MakeRaster:
         prof = dict(driver="GTiff", width=w, height=h, count=b, dtype=str(data.dtype),
                     crs=CRS.from_user_input(crs) if crs else None, transform=transform, nodata=nodata)
         prof.update(profile)
-        with rasterio.open(path, "w", **prof) as ds:
-            ds.write(data)
-            if descriptions:
-                ds.descriptions = descriptions
+        with warnings.catch_warnings():
+            # a pixel grid (no CRS, identity transform) is written on purpose: rasterio says it may not be kept
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(path, "w", **prof) as ds:
+                ds.write(data)
+                if descriptions:
+                    ds.descriptions = descriptions
         return path
 
     return _make
@@ -240,3 +253,125 @@ def cli() -> Iterator[Callable[[list[str]], int]]:
 
     yield _run
     root.handlers[:] = saved
+
+
+# ---- Sentinel-2 products made on the fly: .SAFE folders and band folders ------------------------
+S2_FILE_BANDS = ("B02", "B03", "B04", "B08")  # file-name spelling of B2, B3, B4, B8
+MSI_IDS = {"B02": 1, "B03": 2, "B04": 3, "B08": 7}  # band_id in MTD_MSIL*.xml
+
+
+def _jp2_available() -> bool:
+    with rasterio.Env() as env:
+        return "JP2OpenJPEG" in env.drivers()
+
+
+JP2 = _jp2_available()  # without GDAL's JP2OpenJPEG driver, the fake products hold GeoTIFF band files
+
+
+def s2_scene(shape: tuple[int, int, int] = (4, 96, 120), seed: int = 0) -> np.ndarray:
+    """Seeded smooth (bands, h, w) uint16 reflectance x 10000, one range per band (B2 < B3 < B4 < B8)."""
+    rng = np.random.default_rng(seed)
+    b, h, w = shape
+    base = rng.normal(size=(h, w)).cumsum(axis=0).cumsum(axis=1)
+    base = (base - base.min()) / (np.ptp(base) + 1e-9)
+    lows = np.array([600, 800, 700, 2000, 900, 1100][:b])
+    spans = np.array([900, 1100, 1500, 2500, 1000, 1200][:b])
+    noise = rng.integers(0, 60, size=(b, h, w))
+    return (lows[:, None, None] + spans[:, None, None] * base[None] + noise).astype(np.uint16)
+
+
+def write_band(path: Path, band: np.ndarray, crs: str | None = "EPSG:32631",
+               origin: tuple[float, float] = (399960.0, 5000040.0), res: float = 10.0, **co: Any) -> Path:
+    """One band as GeoTIFF (``.tif``) or lossless JPEG 2000 (``.jp2``), like a product's band file."""
+    import rasterio.shutil
+
+    h, w = band.shape
+    prof = dict(width=w, height=h, count=1, dtype=str(band.dtype), crs=crs,
+                transform=Affine(res, 0, origin[0], 0, -res, origin[1]))
+    if path.suffix.lower() == ".jp2":
+        with rasterio.MemoryFile() as mem:
+            with mem.open(driver="GTiff", **prof) as ds:
+                ds.write(band[None])
+            rasterio.shutil.copy(mem.name, str(path), driver="JP2OpenJPEG", QUALITY=100, REVERSIBLE="YES")
+    else:
+        with rasterio.open(path, "w", driver="GTiff", **prof, **co) as ds:
+            ds.write(band[None])
+    return path
+
+
+def mtd_xml(level: str, baseline: str, product: str, cloud: float = 12.5) -> str:
+    """A minimal MTD_MSIL1C.xml / MTD_MSIL2A.xml with the elements s2sr reads (offsets from 04.00 on)."""
+    off = "BOA_ADD_OFFSET" if level == "L2A" else "RADIO_ADD_OFFSET"
+    offsets = "".join(f'<{off} band_id="{i}">-1000</{off}>' for i in range(13)) if float(baseline) >= 4 else ""
+    wrap = ("<BOA_ADD_OFFSET_VALUES_LIST>{}</BOA_ADD_OFFSET_VALUES_LIST>" if level == "L2A"
+            else "<Radiometric_Offset_List>{}</Radiometric_Offset_List>").format(offsets) if offsets else ""
+    ptype = "S2MSI2A" if level == "L2A" else "S2MSI1C"
+    return (f'<?xml version="1.0" encoding="UTF-8"?><n1:Level-{level[1:]}_User_Product '
+            f'xmlns:n1="https://psd-14.sentinel2.eo.esa.int/PSD/User_Product_Level-{level[1:]}.xsd"><n1:General_Info>'
+            f"<Product_Info><PRODUCT_START_TIME>2022-03-01T10:50:29.024Z</PRODUCT_START_TIME>"
+            f"<PRODUCT_URI>{product}</PRODUCT_URI><PROCESSING_LEVEL>Level-{level[1:]}</PROCESSING_LEVEL>"
+            f"<PRODUCT_TYPE>{ptype}</PRODUCT_TYPE><PROCESSING_BASELINE>{baseline}</PROCESSING_BASELINE>"
+            f'<Datatake datatakeIdentifier="GS2B_20220301T105029_026000_N{baseline}">'
+            f"<SPACECRAFT_NAME>Sentinel-2B</SPACECRAFT_NAME></Datatake></Product_Info>"
+            f"<Product_Image_Characteristics>{wrap}</Product_Image_Characteristics></n1:General_Info>"
+            f"<n1:Quality_Indicators_Info><Cloud_Coverage_Assessment>{cloud}</Cloud_Coverage_Assessment>"
+            f"</n1:Quality_Indicators_Info></n1:Level-{level[1:]}_User_Product>")
+
+
+@pytest.fixture
+def make_safe(tmp_path: Path) -> Callable[..., tuple[Path, np.ndarray]]:
+    """Factory ``make_safe(level="L2A", baseline="04.00", data=None, ...)`` -> (product folder, data B2,B3,B4,B8).
+
+    A .SAFE tree in ESA's layout (L1C: IMG_DATA/T.._B02.jp2; L2A: IMG_DATA/R10m/T.._B02_10m.jp2, plus a
+    20 m B02 that must not be picked) with MTD_MSIL*.xml; JPEG 2000 band files when GDAL writes them.
+    """
+
+    def _make(level: str = "L2A", baseline: str = "04.00", data: np.ndarray | None = None, seed: int = 0,
+              crs: str | None = "EPSG:32631", origin: tuple[float, float] = (399960.0, 5000040.0),
+              name: str | None = None) -> tuple[Path, np.ndarray]:
+        data = s2_scene(seed=seed) if data is None else data
+        n = baseline.replace(".", "")
+        product = name or f"S2B_MSI{level}_20220301T105029_N{n}_R051_T31UDQ_20220301T121457.SAFE"
+        root = tmp_path / product
+        granule = root / "GRANULE" / f"{level}_T31UDQ_A026000_20220301T105531" / "IMG_DATA"
+        ext = ".jp2" if JP2 else ".tif"
+        img = granule / "R10m" if level == "L2A" else granule
+        img.mkdir(parents=True)
+        for i, b in enumerate(S2_FILE_BANDS):
+            fname = f"T31UDQ_20220301T105029_{b}_10m{ext}" if level == "L2A" else f"T31UDQ_20220301T105029_{b}{ext}"
+            write_band(img / fname, data[i], crs, origin)
+        if level == "L2A":  # a 20 m B02 in its own folder: never the one read
+            (granule / "R20m").mkdir()
+            write_band(granule / "R20m" / f"T31UDQ_20220301T105029_B02_20m{ext}", data[0, ::2, ::2], crs, origin, 20.0)
+        (root / f"MTD_MSI{level}.xml").write_text(mtd_xml(level, baseline, product))
+        return root, data
+
+    return _make
+
+
+@pytest.fixture
+def make_band_folder(tmp_path: Path) -> Callable[..., tuple[Path, np.ndarray]]:
+    """Factory ``make_band_folder(names=("B02.tif", ...), data=None)`` -> (folder, data in the order of ``names``)."""
+
+    def _make(names: tuple[str, ...] = ("B02.tif", "B03.tif", "B04.tif", "B08.tif"), data: np.ndarray | None = None,
+              folder: str = "bands", seed: int = 0, **kw: Any) -> tuple[Path, np.ndarray]:
+        data = s2_scene((len(names), 96, 120), seed) if data is None else data
+        d = tmp_path / folder
+        d.mkdir()
+        for i, name in enumerate(names):
+            write_band(d / name, data[i], **kw)
+        return d, data
+
+    return _make
+
+
+@pytest.fixture
+def s2_data() -> Callable[..., np.ndarray]:
+    """:func:`s2_scene`: seeded (bands, h, w) uint16 Sentinel-2-like reflectance x 10000."""
+    return s2_scene
+
+
+@pytest.fixture
+def band_writer() -> Callable[..., Path]:
+    """:func:`write_band`: one band file (.tif or lossless .jp2) on a UTM grid."""
+    return write_band

@@ -44,7 +44,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         assert {"S2 RGB (High-Res)", "S2 RGB (original 10 m)"} <= {x["name"] for x in layers}
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
+        proc.communicate(timeout=30)  # waits, and closes the stdout pipe (no unclosed-file ResourceWarning)
 
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["seconds"]) == {"synth", "prepare", "train", "apply", "evaluate"}
@@ -59,6 +59,10 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         assert sr.dtypes[0] == lr.dtypes[0] and sr.nodata == lr.nodata
     assert cog_problems(out / "sr.tif") == []
     assert (out / "eval" / "report.html").stat().st_size > 10_000
+    # the model ran once: evaluate scored the sr.tif apply wrote (issue 13, item 11)
+    assert json.loads((out / "eval" / "metrics.json").read_text())["sr"] == {"path": str(out / "sr.tif"),
+                                                                            "computed": False}
+    assert not (out / "eval" / "sr.tif").exists()
     assert (out / "run" / "MODEL_CARD.md").is_file()
     assert json.loads((out / "dataset" / "footprint.geojson").read_text())["features"]
 

@@ -18,7 +18,7 @@ def test_fine_grid_keeps_bounds_and_origin_at_odd_sizes():
     assert fg.res == pytest.approx((10 / 3, 10 / 3))
     assert fg.bounds == pytest.approx(lr.bounds)
     # an LR pixel edge is a fine pixel edge
-    assert fg.transform * (3, 3) == pytest.approx(lr.transform * (1, 1))
+    assert fg.transform @ (3, 3) == pytest.approx(lr.transform @ (1, 1))
 
 
 def test_fine_window_and_clip_at_edges():

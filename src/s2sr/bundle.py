@@ -33,7 +33,7 @@ from torch import nn
 
 from s2sr._version import __version__
 from s2sr.archs import build_arch
-from s2sr.errors import InputError, ModelError
+from s2sr.errors import ConfigError, InputError, ModelError
 from s2sr.sensor import SensorModel
 
 FORMAT = "s2sr-model"
@@ -95,16 +95,27 @@ class ModelBundle:
             y = self.module(x)
         return self.denormalise(y.float())
 
-    def predict(self, lr: np.ndarray, precision: str = "fp32") -> np.ndarray:
-        """(bands, h, w) array in input units -> (bands, h*scale, w*scale) float32, same units."""
+    def predict(self, lr: np.ndarray, precision: str = "fp32", dtype: str = "float32") -> np.ndarray:
+        """(bands, h, w) array in input units -> (bands, h*scale, w*scale) in the same units.
+
+        ``dtype="float32"`` (default): the model's raw values, which can fall outside the input's range
+        (below 0 near dark water, above 10000...). ``dtype="same"``: rounded and clipped to the input's
+        integer type like ``s2sr apply`` does (a float input stays float32)."""
+        if dtype not in ("float32", "same"):
+            raise ConfigError(f"predict: dtype {dtype!r}; choose 'float32' (raw model values) or 'same' "
+                              "(rounded and clipped to the input's type, like s2sr apply)")
         a = np.asarray(lr)
         if a.ndim != 3 or a.shape[0] != len(self.bands):
             raise InputError(
                 f"predict: expected an array (bands={len(self.bands)}, h, w) for bands {self.bands}, "
                 f"got shape {a.shape}; select the model's bands"
             )
-        y = self.predict_batch(torch.from_numpy(a.astype(np.float32))[None], precision)
-        return y[0].cpu().numpy()
+        y = self.predict_batch(torch.from_numpy(a.astype(np.float32))[None], precision)[0].cpu().numpy()
+        if dtype == "same" and np.issubdtype(a.dtype, np.integer):
+            from s2sr.io.values import OutputSpec, to_output
+
+            return to_output(y, None, OutputSpec(str(a.dtype), None))
+        return y
 
     # ---- persistence -----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -217,8 +228,12 @@ def torch_load(path: Path, what: str, fix: str) -> Any:
         raise ModelError(f"{path}: corrupt or truncated {what} ({_first_line(e)}); {fix}") from None
 
 
-def _first_line(e: BaseException) -> str:
-    return (str(e).splitlines() or [type(e).__name__])[0][:120]
+def _first_line(e: BaseException, limit: int = 120) -> str:
+    """The first line of ``e``, cut at a word boundary near ``limit`` characters (never mid-word)."""
+    first = (str(e).splitlines() or [type(e).__name__])[0]
+    if len(first) <= limit:
+        return first
+    return first[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " ..."
 
 
 # first bytes of files people pass by mistake, and what they are
@@ -240,8 +255,8 @@ def _check_torch_file(path: Path, what: str, fix: str) -> None:
                          "(an ONNX model runs with `s2sr apply --backend onnx`)")
     kind = "an empty file" if not head else next((k for magic, k in _NOT_TORCH if head.startswith(magic)), None)
     if kind is None:
-        raise ModelError(f"{path}: not a PyTorch {what} (unknown format); {fix}")
-    raise ModelError(f"{path}: is {kind}, not a PyTorch {what}; {fix}")
+        raise ModelError(f"{path}: not a PyTorch {what} (unknown format), so not an s2sr model; {fix}")
+    raise ModelError(f"{path}: is {kind}, not a PyTorch {what}, so not an s2sr model; {fix}")
 
 
 def load_model(model: str | os.PathLike[str], device: str = "cpu") -> ModelBundle:

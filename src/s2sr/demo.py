@@ -66,6 +66,7 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
     from s2sr.train.config import builtin_config
     from s2sr.train.run import train
 
+    check_demo_size(cfg)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     res = DemoResult(out=out)
@@ -100,14 +101,32 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
     res.paths["sr"] = str(out / "sr.tif")
 
     with _TimedStep(res, "evaluate"):
+        # the sr.tif just written: the model runs once (evaluate scores what the map shows)
         ev = evaluate(make_eval_config(model=tr.best, lr=syn.lr, hr=syn.hr, split_from=out / "dataset",
-                                 out=out / "eval", overwrite=True))
+                                       sr=out / "sr.tif", out=out / "eval", overwrite=True))
     res.paths["report"] = str(out / "eval" / "report.html")
     res.metrics["evaluate"] = getattr(ev, "summary", None)
 
     _real_imagery(res, out, cfg)
     (out / "summary.json").write_text(json.dumps(asdict(res), indent=2, default=str))
     return res
+
+
+COREG_MARGIN = 2  # LR px prepare may lose on each side to the co-registration shift (the demo corrects it)
+
+
+def check_demo_size(cfg: DemoConfig) -> None:
+    """``--size`` must give prepare a scene it can split into train, val and test (checked before any work)."""
+    from s2sr.data.sampling import min_scene_lr_px
+    from s2sr.errors import ConfigError
+
+    gap = max(1, cfg.patch_size // 8)  # prepare's default --split-gap
+    need = min_scene_lr_px(cfg.patch_size, gap, COREG_MARGIN)
+    if cfg.size // cfg.scale < need:
+        smallest = -(-need * cfg.scale // 16) * 16
+        raise ConfigError(f"--size {cfg.size}: gives a {cfg.size // cfg.scale} px LR scene at x{cfg.scale}; prepare needs "
+                          f"{need} LR px a side for a train, a val and a test block of {cfg.patch_size} px patches; "
+                          f"use --size {smallest} or more (default 2048)")
 
 
 SHIPPED_MODEL = "s2-rgbn-x4"

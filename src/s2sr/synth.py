@@ -180,6 +180,9 @@ def _write_all(paths: SynthResult, hr: np.ndarray, lr: np.ndarray, res: float, t
         raise
 
 
+SYNTHETIC_ATTRIBUTION = "Synthetic scene made by s2sr synth (no real imagery)"
+
+
 def _write(path: Path, data: np.ndarray, res: float) -> None:
     import rasterio
     from affine import Affine
@@ -197,3 +200,4 @@ def _write(path: Path, data: np.ndarray, res: float) -> None:
     with atomic_file(path) as tmp, gdal_writing(path), rasterio.open(tmp, "w", **prof) as ds:
         ds.write(data)
         ds.descriptions = DEFAULT_BANDS
+        ds.update_tags(ATTRIBUTION=SYNTHETIC_ATTRIBUTION)

@@ -195,4 +195,6 @@ def test_no_usable_patch(tmp_path, make_raster):
     flat = np.full((4, 64, 64), 1200, "uint16")
     lr = make_raster("lr.tif", data=flat)
     hr = _hr_for(make_raster)
-    _assert_fails(tmp_path, [(lr, hr)], InputError, lr, "no usable training patch", "low_texture 16")
+    # one 68 px block (64 px scene): 16 patches, all rejected (without --split-block, prepare would shrink
+    # the blocks so that val and test get one; see test_prepare_splits.py)
+    _assert_fails(tmp_path, [(lr, hr)], InputError, lr, "no usable training patch", "low_texture 16", split_block=68)

@@ -82,8 +82,8 @@ def test_cli_errors_are_one_line(make_raster, bicubic_model, tmp_path, capsys) -
     assert msg.endswith("pass the path of RUN/best.pt (or of an .onnx export) or a name listed by `s2sr models`")
     model = str(bicubic_model(4))
     msg = _one_line_error(capsys, ["-q", "evaluate", "--model", model, "--wald", str(rgb), "--out", out])
-    assert msg == (f"s2sr evaluate: error: {rgb}: 3 band(s) selected, the model expects 4 (B2,B3,B4,B8); "
-                   "pass --bands with 4 band numbers in that order")
+    assert msg == (f"s2sr evaluate: error: {rgb}: has 3 band(s) but model {Path(model).stem} expects 4 (B2, B3, B4, B8); "
+                   "pass --bands with 4 band numbers in that order, e.g. --bands 1,2,3,4")
     msg = _one_line_error(capsys, ["-q", "evaluate", "--model", model, "--wald", str(img), "--bands", "1,2,3", "--out", out])
     assert "3 band(s) selected, the model expects 4" in msg
     msg = _one_line_error(capsys, ["-q", "evaluate", "--model", model, "--lr", str(img), "--out", out])

@@ -38,7 +38,7 @@ def test_evaluate_refuses_existing_output_without_overwrite(make_raster, bicubic
 
     img = make_raster("img.tif", data=smooth_image((4, 64, 64), 1), nodata=None)
     (tmp_path / "ev").mkdir()
-    with pytest.raises(OutputError, match="already exists"):
+    with pytest.raises(OutputError, match="already exists; remove it, choose another --out, or pass --overwrite"):
         evaluate(make_eval_config(model=bicubic_model(4), wald=img, out=tmp_path / "ev", progress=False))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import onnx
@@ -92,3 +93,23 @@ def test_onnx_errors(bicubic_pt, tmp_path, make_raster):
     assert str(e.value) == "--precision bf16: the onnx backend runs fp32 only; use --precision fp32"
     meta = json.loads({p.key: p.value for p in onnx.load(str(tmp_path / "x.onnx")).metadata_props}[ONNX_META_KEY])
     assert "state_dict" not in meta
+
+
+def test_cli_dask_prints_only_s2sr_lines(make_raster, bicubic_pt, tmp_path):
+    """--dask local:2 on a pixel grid: no rasterio warning from the workers in the progress bar, no Dask
+    shutdown chatter ("Worker process still alive after 4.0 seconds, killing") (issue 13, item 13)."""
+    import re
+    import subprocess
+    import sys
+
+    src = make_raster("grid.tif", crs=None, res=1.0, origin=(0.0, 0.0), shape=(4, 200, 200), nodata=None)
+    out = tmp_path / "o.tif"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    r = subprocess.run([sys.executable, "-m", "s2sr", "apply", str(bicubic_pt), str(src), str(out), "--dask",
+                        "local:2", "--tile", "64"], capture_output=True, text=True, env=env, timeout=240)
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = [ln for ln in re.split(r"[\r\n]+", r.stderr) if ln.strip()]
+    bars = [ln for ln in lines if ln.startswith("s2sr apply grid.tif:")]
+    others = [ln for ln in lines if ln not in bars]
+    assert bars and all(ln.startswith("INFO s2sr: ") for ln in others), others
+    assert not re.search(r"Warning|DatasetReader|still alive|distributed", r.stderr)

@@ -148,13 +148,14 @@ def test_band_order_warns_with_the_fix(make_raster, model, tmp_path, caplog) -> 
 
 
 def test_named_bands_settle_the_order(make_raster, model, tmp_path, caplog) -> None:
-    """Band names decide when the file has them: one name warning for a named swap, no statistics warning."""
+    """Band names decide when the file has them: a named swap is read by name (logged), with no name or
+    statistics warning (issue 13: band order comes from band names)."""
     named = make_raster("bgr.tif", data=s2_like()[[2, 1, 0, 3]].astype("uint16"),
                         descriptions=("B04", "B03", "B02", "B08"))
-    with caplog.at_level(logging.WARNING, logger="s2sr"):
+    with caplog.at_level(logging.INFO, logger="s2sr"):
         apply_model(model, named, tmp_path / "a.tif", ApplyConfig(**Q))
-    assert _warnings(caplog) == [f"{named}: bands 1,2,3,4 are named B04,B03,B02,B08 but the model expects "
-                                 "B2,B3,B4,B8; pass --bands 3,2,1,4"]
+    assert _warnings(caplog) == []
+    assert f"{named}: bands 3,2,1,4 = B2,B3,B4,B8, chosen by their names (reordered)" in caplog.text
 
 
 def test_older_bundle_without_stats_keeps_the_old_checks(make_raster, tmp_path, caplog) -> None:

@@ -15,7 +15,7 @@ from s2sr.io.pixelsize import metres_per_degree, pixel_size_m, utm_epsg
 def _proj_size(crs: str, t: Affine, w: int, h: int, utm: int) -> tuple[float, float]:
     """The centre pixel's sides measured in a UTM projection by PROJ (scale factor ~1 near its meridian)."""
     c, r = w / 2, h / 2
-    pts = [t * (c, r), t * (c + 1, r), t * (c, r + 1)]
+    pts = [t @ (c, r), t @ (c + 1, r), t @ (c, r + 1)]
     xs, ys = warp(crs, f"EPSG:{utm}", [p[0] for p in pts], [p[1] for p in pts])
     return math.hypot(xs[1] - xs[0], ys[1] - ys[0]), math.hypot(xs[2] - xs[0], ys[2] - ys[0])
 

@@ -52,8 +52,9 @@ def test_damaged_checkpoint_gives_model_error(damage: str, tmp_path: Path) -> No
     path = _bundle("light", {"width": 8, "depth": 2}).save(tmp_path / "best.pt")
     data = path.read_bytes()
     path.write_bytes({"truncate": data[: len(data) // 2], "garbage": b"\x00junk" * 50, "empty": b""}[damage])
-    what = {"truncate": r"corrupt or truncated checkpoint \(.*\)", "garbage": r"not a PyTorch checkpoint \(unknown format\)",
-            "empty": "is an empty file, not a PyTorch checkpoint"}[damage]
+    what = {"truncate": r"corrupt or truncated checkpoint \(.*\)",
+            "garbage": r"not a PyTorch checkpoint \(unknown format\), so not an s2sr model",
+            "empty": "is an empty file, not a PyTorch checkpoint, so not an s2sr model"}[damage]
     with pytest.raises(ModelError, match=rf"^{path}: {what}; re-copy or re-train it$"):
         s2sr.load_model(path)
 

@@ -11,29 +11,43 @@ from s2sr.cli.options import band_list, numbers, progress
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "apply",
-        help="super-resolve a GeoTIFF with a trained model into a Cloud Optimized GeoTIFF",
-        description="Streams MODEL over IN.tif tile by tile (bounded memory, blended seams) and writes OUT.tif, "
+        help="super-resolve Sentinel-2 images with a trained model into Cloud Optimized GeoTIFFs",
+        description="Streams MODEL over IN tile by tile (bounded memory, blended seams) and writes OUT.tif, "
         "a COG on the fine grid: same bounds and CRS as the input (or the window), pixel size / scale. "
+        "IN is a GeoTIFF (or any GDAL raster), a STAC item JSON, a .SAFE product (L1C/L2A) or a folder of "
+        "band files; bands are matched to the model's by name. With --out-dir, every IN (or glob pattern) "
+        "becomes OUT_DIR/NAME_sr.tif, finished ones are skipped, and a summary table ends the run. "
         "See docs/apply.md.",
     )
     p.add_argument("model", metavar="MODEL", help="model bundle (RUN/best.pt), exported .onnx, or an installed model's name (s2sr models)")
-    p.add_argument("src", metavar="IN.tif", help="input image (LR)")
-    p.add_argument("dst", metavar="OUT.tif", help="output COG")
-    p.add_argument("--bands", help="input band numbers for the model's bands, in order, e.g. 2,3,4,8")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="IN OUT.tif: the input, then the output COG; with --out-dir: IN [IN ...], inputs only "
+                   "(files, .SAFE or band folders, STAC items, or quoted glob patterns)")
+    p.add_argument("--out-dir", metavar="DIR", help="batch mode: one COG per input in DIR (NAME_sr.tif)")
+    p.add_argument("--bands", help="input band numbers for the model's bands, in order, e.g. 2,3,4,8 "
+                   "(default: by band name, else 1..N)")
     p.add_argument("--tile", type=int, default=128, help="tile size in input pixels (default 128)")
     p.add_argument("--overlap", type=int, default=16, help="blend zone between tiles, input pixels (default 16)")
     p.add_argument("--margin", type=int, help="extra context per tile, input pixels (default: receptive field)")
-    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                   help="model arithmetic: fp32, or bf16 autocast (faster for large models, slightly "
+                   "different values; torch backend only; docs/apply.md) (default fp32)")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
-    p.add_argument("--backend", choices=("torch", "onnx"), default="torch")
-    p.add_argument("--resume", action="store_true", help="finish an interrupted run of the same command")
+    p.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+                   help="run the model with torch, or export it to ONNX and run onnxruntime (default torch)")
+    p.add_argument("--resume", action="store_true", help="finish an interrupted run of the same command "
+                   "(a finished output of the same run is reported complete and kept)")
     p.add_argument("--dask", metavar="ADDRESS", help="Dask scheduler address, or local:N for N local workers")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--window", metavar="COL,ROW,WIDTH,HEIGHT", help="only this input pixel window")
     g.add_argument("--bbox", metavar="LEFT,BOTTOM,RIGHT,TOP", help="only this box, in the input's CRS")
     p.add_argument("--out-dtype", choices=("same", "float32"), default="same",
                    help="output data type (default: same as input, rounded and clipped)")
-    p.add_argument("--compress", choices=("DEFLATE", "ZSTD"), default="DEFLATE")
+    p.add_argument("--compress", choices=("DEFLATE", "ZSTD"), default="DEFLATE",
+                   help="COG compression (default DEFLATE)")
+    p.add_argument("--co", action="append", metavar="KEY=VALUE",
+                   help="GDAL COG creation option, repeatable, like rio's --co (e.g. --co LEVEL=9 "
+                   "--co OVERVIEW_COUNT=3); checked against GDAL's COG driver")
     p.add_argument("--edge", choices=("reflect", "replicate"), default="reflect",
                    help="padding at scene edges (default reflect)")
     p.add_argument("--threads", type=int, help="intra-op threads for the model (default: torch's choice)")
@@ -44,7 +58,9 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from s2sr.errors import ConfigError
     from s2sr.infer.apply import ApplyConfig, apply_model
+    from s2sr.io.gdalopts import parse_creation_options
 
     opts = ApplyConfig(
         bands=band_list(args.bands), tile=args.tile, overlap=args.overlap, margin=args.margin,
@@ -52,7 +68,19 @@ def run(args: argparse.Namespace) -> int:
         window=numbers(args.window, 4, "--window"), bbox=numbers(args.bbox, 4, "--bbox", float),
         out_dtype=args.out_dtype, compress=args.compress, edge=args.edge, progress=progress(args),
         threads=args.threads, input_check="warn" if args.no_input_check else "refuse",
+        creation_options=parse_creation_options(args.co),
     )
-    res = apply_model(args.model, args.src, args.dst, opts)
-    print(res.path)
-    return 0
+    if args.out_dir is None:
+        if len(args.paths) != 2:
+            raise ConfigError(f"got {len(args.paths)} path(s) after MODEL; give IN OUT.tif, or several inputs "
+                              "with --out-dir DIR")
+        res = apply_model(args.model, args.paths[0], args.paths[1], opts)
+        print(res.path)
+        return 0
+    from pathlib import Path
+
+    from s2sr.infer.batch import apply_batch, summary_table
+
+    items = apply_batch(args.model, args.paths, Path(args.out_dir), opts)
+    print(summary_table(items))
+    return next((it.exit_code for it in items if it.status == "failed"), 0)

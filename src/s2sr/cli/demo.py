@@ -16,13 +16,16 @@ def add_parser(sub: Any) -> None:
         "shipped Sentinel-2 model to the embedded real crop (Nantes) and check it there by the Wald protocol.",
     )
     p.add_argument("--out", type=Path, default=Path("s2sr-demo"), help="output folder (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the synthetic scene, the split and the training (default: %(default)s)")
     p.add_argument("--size", type=int, default=2048, help="HR scene size in pixels (default: %(default)s)")
     p.add_argument("--minutes", type=float, default=None, help="training wall-clock budget (default: the demo recipe's)")
     p.add_argument("--max-steps", type=int, default=None, help="cap training steps")
     p.add_argument("--serve", action="store_true", help="serve the results on a local web map at the end")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="with --serve: address to listen on; 127.0.0.1 keeps the map on this machine "
+                   "(default: %(default)s)")
+    p.add_argument("--port", type=int, default=8000, help="with --serve: TCP port (default: %(default)s)")
     p.set_defaults(func=run)
 
 

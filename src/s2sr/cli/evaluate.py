@@ -22,6 +22,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--wald", help="real image evaluated by the Wald protocol")
     p.add_argument("--out", required=True, help="output directory (metrics.json, report.html, sr.tif)")
     p.add_argument("--split-from", help="prepared dataset directory: score its test split only")
+    p.add_argument("--sr", metavar="SR.tif", help="pair mode: score this output of `s2sr apply MODEL LR` instead of "
+                   "running the model again (its pixels as written, e.g. rounded to uint16)")
     p.add_argument("--bands", help="band numbers of the LR/Wald image in the model's order, e.g. 1,2,3,4")
     p.add_argument("--hr-bands", help="band numbers of the HR image (default: --bands)")
     p.add_argument("--tile", type=int, default=32,
@@ -49,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from s2sr.evaluate.run import evaluate
 
     cfg = make_eval_config(
-        model=args.model, lr=args.lr, hr=args.hr, wald=args.wald, out=args.out, split_from=args.split_from,
+        model=args.model, lr=args.lr, hr=args.hr, wald=args.wald, out=args.out, split_from=args.split_from, sr=args.sr,
         bands=band_list(args.bands), hr_bands=band_list(args.hr_bands, "--hr-bands"), tile=args.tile, max_pixels=args.max_pixels,
         seed=args.seed, n_strata=args.strata, data_range=args.data_range, keep_sr=not args.no_sr,
         opensr=not args.no_opensr, opensr_max_pixels=args.opensr_max_pixels, reflectance_scale=args.reflectance_scale,

@@ -12,12 +12,14 @@ import argparse
 import importlib
 import logging
 import sys
+import traceback
 import warnings
 from collections.abc import Sequence
 
 from s2sr._version import __version__
 
 COMMANDS: dict[str, str] = {
+    "fetch": "s2sr.cli.fetch",
     "synth": "s2sr.cli.synth",
     "prepare": "s2sr.cli.prepare",
     "train": "s2sr.cli.train",
@@ -70,8 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         rc = args.func(args)
     except S2SRError as e:
-        if args.debug:
-            raise
+        if args.debug:  # the traceback, then the same line and exit code as without --debug
+            traceback.print_exc()
         print(f"s2sr {args.command}: error: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:

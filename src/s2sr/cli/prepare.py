@@ -35,17 +35,23 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--hr-bands", help="HR bands in the same order, e.g. 3,2,1,4 (default 1,2,3,4)")
     p.add_argument("--coregister", action="store_true", help="correct the estimated LR/HR shift")
     p.add_argument("--harmonise", action="store_true", help="map HR radiometry to LR (per-band gain/offset)")
-    p.add_argument("--sampling", choices=("grid", "random"), default="grid")
+    p.add_argument("--sampling", choices=("grid", "random"), default="grid",
+                   help="patch positions in a block: a regular grid, or seeded random positions (default grid)")
     p.add_argument("--patch-stride", type=int, metavar="PX", help="LR px between train patches (default: the "
                    "patch size; smaller overlaps them, e.g. half the patch size on small scenes)")
     p.add_argument("--max-patches", type=int, help="keep at most about this many patches (seeded subset)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--val-fraction", type=float, default=0.15)
-    p.add_argument("--test-fraction", type=float, default=0.15)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the split draw, random patch positions and --max-patches (default 0)")
+    p.add_argument("--val-fraction", type=float, default=0.15,
+                   help="share of split blocks held out for validation (at least one when > 0) (default 0.15)")
+    p.add_argument("--test-fraction", type=float, default=0.15,
+                   help="share of split blocks held out for testing (evaluate --split-from); 0 for none "
+                   "(default 0.15)")
     p.add_argument("--split-block", type=int, help="split block size, LR px (default 4*patch+2*gap)")
     p.add_argument("--split-gap", type=int, help="LR px kept free around val/test patches (default patch/8)")
-    p.add_argument("--bright-value", type=float, default=4000.0, help="cloud/saturation level, LR units")
-    p.add_argument("--min-std", type=float, default=15.0, help="reject patches with less texture (LR units)")
+    p.add_argument("--bright-value", type=float, default=4000.0, help="a patch is rejected as cloud/saturated when more than 5%% of its pixels have a band mean "
+                   "above this, in LR units (default 4000)")
+    p.add_argument("--min-std", type=float, default=15.0, help="reject patches whose mean per-band standard deviation is below this, LR units (default 15)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=run)
 

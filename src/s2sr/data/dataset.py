@@ -139,7 +139,7 @@ class Dataset:
         if me is None:
             return Alignment()
         shift, harm = me[1].shift_lr_px, me[1].harmonisation
-        dx, dy = (shift.dx, shift.dy) if shift.applied else (0.0, 0.0)
+        dx, dy = (shift.dx or 0.0, shift.dy or 0.0) if shift.applied else (0.0, 0.0)
         gains = harm.gains if harm.applied else None
         offsets = harm.offsets if harm.applied else None
         return Alignment(dx, dy, gains, offsets, str(self.manifest_path))

@@ -32,8 +32,8 @@ class _Model(BaseModel):
 class ShiftReport(_Model):
     """Offset of the LR content relative to the HR (LR px, x east, y south), measured per pair."""
 
-    dx: float = 0.0
-    dy: float = 0.0
+    dx: float | None = 0.0  # None: not measured (no usable window)
+    dy: float | None = 0.0
     per_window: list[tuple[float, float]] = Field(default_factory=list)
     spread: float = 0.0
     applied: bool = False
@@ -99,6 +99,7 @@ class FineGridRecord(_Model):
 
 class SplitSettings(_Model):
     block_lr_px: int | None = None
+    blocks: dict[str, int] | None = None  # split blocks per split (train/val/test), all scenes
     gap_lr_px: int | None = None
     val_fraction: float | None = None
     test_fraction: float | None = None

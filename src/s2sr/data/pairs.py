@@ -157,12 +157,18 @@ def _area_units(crs: CRS | None) -> str:
 
 
 def band_names(lr: RasterInfo, bands: list[int]) -> list[str]:
-    """Band names from the LR descriptions, else B2,B3,B4,B8 for 4 bands, else band<i>."""
+    """Band names from the LR descriptions, else B2,B3,B4,B8 for 4 bands, else band<i> (logged: the model
+    records these names, and ``apply`` matches inputs to them)."""
     desc = [lr.descriptions[b - 1] if b - 1 < len(lr.descriptions) else None for b in bands]
+    nums = ",".join(map(str, bands))
     if all(desc) and len(set(desc)) == len(desc):
+        log.info("%s: LR bands %s = %s (the file's band names)", lr.path, nums, ",".join(map(str, desc)))
         return [str(d) for d in desc]
     if len(bands) == len(DEFAULT_BANDS):
+        log.info("%s: LR bands %s have no names; taken as %s by position (pass --lr-bands to choose others, "
+                 "or name the bands)", lr.path, nums, ",".join(DEFAULT_BANDS))
         return list(DEFAULT_BANDS)
+    log.info("%s: LR bands %s have no names; recorded as band%s", lr.path, nums, ",band".join(map(str, bands)))
     return [f"band{b}" for b in bands]
 
 

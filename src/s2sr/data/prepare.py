@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from affine import Affine
 from rasterio.windows import Window
 from tqdm import tqdm
 
+from s2sr.bands import DEFAULT_BANDS
 from s2sr.data.config import PrepareConfig, PrepareResult
 from s2sr.data.coregister import (
     ShiftEstimate,
@@ -47,13 +50,16 @@ from s2sr.data.sampling import (
     REJECT_REASONS,
     Block,
     assign_splits,
+    choose_block,
     cut_blocks,
+    empty_split_fix,
     limit_patches,
     measure_valid,
     place_patches,
     reject_reason,
+    usable_blocks,
 )
-from s2sr.data.sources import dataset_resolution, open_scene, scene_lr_res_m
+from s2sr.data.sources import dataset_resolution, open_scene, resolve_scenes, scene_lr_res_m
 from s2sr.data.store import SPLITS, StoreWriter
 from s2sr.errors import InputError, OutputError
 from s2sr.grid import Grid
@@ -64,34 +70,44 @@ log = logging.getLogger(__name__)
 
 
 def prepare(cfg: PrepareConfig) -> PrepareResult:
-    """Build the patch store, ``footprint.geojson`` and ``prepare.json`` in ``cfg.out``."""
+    """Build the patch store, ``footprint.geojson`` and ``prepare.json`` in ``cfg.out``.
+
+    A scene's LR or Wald image may be a STAC item, a .SAFE product or a band folder: it is read
+    through a VRT of its B2,B3,B4,B8 bands (:mod:`s2sr.io.sources`); the records name the original."""
     out = Path(cfg.out)
     check_dir_target(out)
     if out.exists() and not cfg.overwrite:
         raise OutputError(f"{out}: already exists; remove it, choose another --out, or pass --overwrite")
     check_not_inside(out, cfg.inputs)
+    with tempfile.TemporaryDirectory(prefix="s2sr-prepare-") as tmp:
+        scenes, origins = resolve_scenes(cfg.scenes, Path(tmp), DEFAULT_BANDS)
+        return _prepare(cfg.model_copy(update={"scenes": scenes}), out, origins)
+
+
+def _prepare(cfg: PrepareConfig, out: Path, origins: dict[str, str]) -> PrepareResult:
     pairs = [open_scene(i, sc, cfg) for i, sc in enumerate(cfg.scenes)]
     _check_band_counts(pairs)
     scene_res = [scene_lr_res_m(p, sc) for p, sc in zip(pairs, cfg.scenes, strict=True)]
     res = dataset_resolution(pairs, scene_res)
     sensor = SensorModel(cfg.scale, cfg.mtf_nyquist)
     rng = np.random.default_rng(cfg.seed)
+    measured = [_measure(pair, cfg, sensor) for pair in pairs]
+    cfg = _split_block(cfg, pairs, [m[0] for m in measured])
     records, shifts, harms, blocks = [], {}, {}, {}
-    for pair, spec, r in zip(pairs, cfg.scenes, scene_res, strict=True):
-        shift, harm, rec = _measure(pair, cfg, sensor)
+    for pair, spec, r, (shift, harm, rec) in zip(pairs, cfg.scenes, scene_res, measured, strict=True):
         shifts[pair.index], harms[pair.index] = shift, harm
         blocks[pair.index] = _plan(pair, cfg, sensor, shift, spec.split, rng)
         records.append(rec.model_copy(update={"scene": spec.label, "group": spec.group_name, "split": spec.split,
-                                              "lr_res_m": r, "kind": pair.kind}))
+                                              "lr_res_m": r, "kind": pair.kind,
+                                              "lr": origins.get(rec.lr, rec.lr), "hr": origins.get(rec.hr, rec.hr)}))
     limit_patches([b for bs in blocks.values() for b in bs], cfg.max_patches, rng)
     bands = pairs[0].band_names
     with atomic_dir(out, overwrite=True) as tmp:
         writers = {s: StoreWriter(tmp, s, bands, cfg.patch_size, cfg.scale) for s in SPLITS}
-        try:
-            patches, rejects = _sample(pairs, blocks, shifts, harms, cfg, sensor, writers)
-        finally:
+        with ExitStack() as stack:  # every writer is closed, even when one fails (a full disk)
             for w in writers.values():
-                w.close()
+                stack.callback(w.close)
+            patches, rejects = _sample(pairs, blocks, shifts, harms, cfg, sensor, writers)
         note = write_footprint(tmp / "footprint.geojson", patches, {p.index: p.crs for p in pairs})
         counts = {s: w.count for s, w in writers.items()}
         if counts["train"] == 0:
@@ -99,10 +115,23 @@ def prepare(cfg: PrepareConfig) -> PrepareResult:
             why = ", ".join(f"{k} {v}" for k, v in rejects.items())
             raise InputError(f"{names}: no usable training patch (rejected: {why}); use a smaller --patch-size, "
                              "or relax --min-std / --bright-value")
-        manifest = _manifest(cfg, pairs, records, sensor, counts, rejects, note)
+        split_blocks = dict(Counter(b.split for bs in blocks.values() for b in bs if b.patches))
+        manifest = _manifest(cfg, pairs, records, sensor, counts, rejects, note, split_blocks)
         write_manifest(tmp, manifest.model_copy(update={"lr_res_m": res.lr_res_m, "input_res_m": res.input_res_m}))
-    _log_summary(counts, rejects, out)
+    _log_summary(counts, rejects, out, cfg, split_blocks)
     return PrepareResult(out, counts, rejects, records, bands, out / MANIFEST, out / "footprint.geojson")
+
+
+def _split_block(cfg: PrepareConfig, pairs: list[Pair], shifts: list[tuple[float, float]]) -> PrepareConfig:
+    """The config with the split block the scenes need (see :func:`s2sr.data.sampling.choose_block`)."""
+    free = [_plan_window(p, cfg, sh) for p, sc, sh in zip(pairs, cfg.scenes, shifts, strict=True) if sc.split is None]
+    block = choose_block(free, cfg)
+    if block == cfg.block:
+        return cfg
+    log.info("prepare: the scenes give %d split block(s) of %d LR px; using %d px blocks (%d blocks) so that "
+             "train, val and test get one each (--split-block to choose)", usable_blocks(free, cfg.block,
+             cfg.patch_size, cfg.gap), cfg.block, block, usable_blocks(free, block, cfg.patch_size, cfg.gap))
+    return cfg.model_copy(update={"split_block": block})
 
 
 def _check_band_counts(pairs: list[Pair]) -> None:
@@ -123,15 +152,21 @@ def _measure(pair: Pair, cfg: PrepareConfig, sensor: SensorModel) -> tuple[tuple
         log.info("pair %d: Wald pair of %s (LR made by the sensor model; no shift, no gains)", pair.index, pair.hr.path)
         return (0.0, 0.0), Harmonisation.identity(len(pair.lr_bands)), _record(pair, ShiftReport(), HarmonisationReport())
     est, fit = _estimate(pair, cfg, sensor)
-    log.info("pair %d: LR is offset from HR by dx=%+.3f dy=%+.3f LR px (%d windows, spread %.3f)%s",
-             pair.index, est.dx, est.dy, len(est.per_window), est.spread,
-             "; corrected" if cfg.coregister else "; not corrected (pass --coregister)")
+    measured = bool(est.per_window)
+    if measured:
+        log.info("pair %d: LR is offset from HR by dx=%+.3f dy=%+.3f LR px (%d windows, spread %.3f)%s",
+                 pair.index, est.dx, est.dy, len(est.per_window), est.spread,
+                 "; corrected" if cfg.coregister else "; not corrected (pass --coregister)")
+    else:
+        log.info("pair %d: LR/HR offset not measured (no usable window)%s", pair.index,
+                 "; nothing corrected" if cfg.coregister else "")
     if fit is not None:
         log.info("pair %d: LR ~ gain * HR + offset: gains %s offsets %s%s", pair.index,
                  [round(g, 4) for g in fit.gains], [round(o, 1) for o in fit.offsets],
                  "; applied" if cfg.harmonise else "; not applied (pass --harmonise)")
     applied = fit if (cfg.harmonise and fit is not None) else Harmonisation.identity(len(pair.lr_bands))
-    shift = ShiftReport(dx=est.dx, dy=est.dy, per_window=est.per_window, spread=est.spread, applied=cfg.coregister)
+    shift = (ShiftReport(dx=est.dx, dy=est.dy, per_window=est.per_window, spread=est.spread, applied=cfg.coregister)
+             if measured else ShiftReport(dx=None, dy=None, applied=False))
     harm = HarmonisationReport(applied=bool(cfg.harmonise and fit is not None),
                                **(asdict(fit) if fit else {}))
     return ((est.dx, est.dy) if cfg.coregister else (0.0, 0.0)), applied, _record(pair, shift, harm)
@@ -176,15 +211,19 @@ def _estimate(pair: Pair, cfg: PrepareConfig, sensor: SensorModel) -> tuple[Shif
     return est, fit
 
 
+def _plan_window(pair: Pair, cfg: PrepareConfig, shift: tuple[float, float]) -> Window:
+    """The pair's LR window less the co-registration shift on every side (shifted HR reads stay inside)."""
+    w = pair.window
+    k = int(np.ceil(max(abs(shift[0]), abs(shift[1])))) if cfg.coregister else 0
+    return Window(w.col_off + k, w.row_off + k, w.width - 2 * k, w.height - 2 * k)
+
+
 def _plan(pair: Pair, cfg: PrepareConfig, sensor: SensorModel, shift: tuple[float, float], split: str | None,
           rng: np.random.Generator) -> list[Block]:
     """Blocks with splits and patch positions; shrink the window so shifted HR reads stay inside.
 
     A scene with a ``split`` goes whole to it; otherwise its blocks are split by the fractions."""
-    w = pair.window
-    k = int(np.ceil(max(abs(shift[0]), abs(shift[1])))) if cfg.coregister else 0
-    win = Window(w.col_off + k, w.row_off + k, w.width - 2 * k, w.height - 2 * k)
-    blocks = cut_blocks(win, cfg.block)
+    blocks = cut_blocks(_plan_window(pair, cfg, shift), cfg.block)
     with lr_reader(pair, sensor) as lr:
         measure_valid(blocks, lr)
     if split is None:
@@ -240,7 +279,7 @@ def _patch_bounds(pair: Pair, row: int, col: int, p: int) -> tuple[float, float,
 
 def _manifest(
     cfg: PrepareConfig, pairs: list[Pair], records: list[PairRecord], sensor: SensorModel,
-    counts: dict[str, int], rejects: dict[str, int], footprint_note: str,
+    counts: dict[str, int], rejects: dict[str, int], footprint_note: str, split_blocks: dict[str, int],
 ) -> Manifest:
     first = pairs[0]
     fine, crs = first.fine, first.crs
@@ -253,15 +292,18 @@ def _manifest(
                                  res=fine.res[0]),
         sensor=SensorRecord(scale=sensor.scale, mtf_nyquist=sensor.mtf_nyquist),
         pairs=records, counts=counts, rejects=rejects,
-        split=SplitSettings(block_lr_px=cfg.block, gap_lr_px=cfg.gap, val_fraction=cfg.val_fraction,
+        split=SplitSettings(block_lr_px=cfg.block, blocks=split_blocks, gap_lr_px=cfg.gap, val_fraction=cfg.val_fraction,
                             test_fraction=cfg.test_fraction, sampling=cfg.sampling),
         footprint=footprint_note, seed=cfg.seed, config=json.loads(cfg.model_dump_json()),
     )
 
 
-def _log_summary(counts: dict[str, int], rejects: dict[str, int], out: Path) -> None:
+def _log_summary(counts: dict[str, int], rejects: dict[str, int], out: Path, cfg: PrepareConfig,
+                 split_blocks: dict[str, int]) -> None:
     log.info("prepare: wrote %s: %s patches; rejected %s", out,
              ", ".join(f"{k} {v}" for k, v in counts.items()), ", ".join(f"{k} {v}" for k, v in rejects.items()))
     for split in ("val", "test"):
-        if counts.get(split, 0) == 0:
-            log.warning("prepare: the %s split is empty; use a smaller --split-block or larger images", split)
+        fraction = cfg.val_fraction if split == "val" else cfg.test_fraction
+        if counts.get(split, 0) == 0 and (fraction > 0 or split == "val"):  # train needs val; test only if asked
+            why = empty_split_fix(split, fraction, split_blocks, cfg.block, cfg.patch_size, cfg.gap)
+            log.warning("prepare: the %s split is empty: %s", split, why)

@@ -28,6 +28,51 @@ class Block:
     patches: list[tuple[int, int]] = field(default_factory=list)  # (row, col) LR px, absolute
 
 
+MIN_SPLIT_BLOCKS = 3  # train, val and test need one block each
+
+
+def usable_blocks(windows: list[Window], block: int, patch: int, gap: int) -> int:
+    """How many split blocks of ``block`` LR px the ``windows`` give that can hold a val/test patch."""
+    inner = patch + 2 * gap
+    return sum(min(b.window.width, b.window.height) >= inner for w in windows for b in cut_blocks(w, block))
+
+
+def choose_block(windows: list[Window], cfg: PrepareConfig) -> int:
+    """``--split-block``, else the default (4 patches + 2 gaps), shrunk as little as needed for the scenes
+    to give one block each to train, val and test (small scenes: a 600 px image at x4 is 150 LR px)."""
+    default = cfg.block
+    if cfg.split_block is not None or not windows or (cfg.val_fraction == 0 and cfg.test_fraction == 0):
+        return default
+    p, g = cfg.patch_size, cfg.gap
+    if usable_blocks(windows, default, p, g) >= MIN_SPLIT_BLOCKS:
+        return default
+    for b in range(default - 1, p + 2 * g - 1, -1):
+        if usable_blocks(windows, b, p, g) >= MIN_SPLIT_BLOCKS:
+            return b
+    return default
+
+
+def min_scene_lr_px(patch: int, gap: int, margin: int = 0) -> int:
+    """The smallest square LR scene (px a side) that gives train, val and test a block (2 x 2 blocks);
+    ``margin``: LR px lost on each side (prepare's co-registration keeps up to 2)."""
+    return 2 * (patch + 2 * gap) + 2 * margin
+
+
+def empty_split_fix(split: str, fraction: float, blocks: dict[str, int], block: int, patch: int, gap: int) -> str:
+    """Why ``split`` got no patch and what to do, in the words both ``prepare`` and ``train`` use."""
+    opt = f"--{split}-fraction"
+    scenes = f"--{split}-scenes NAMES"
+    if fraction == 0 and not blocks.get(split):
+        return f"prepare ran with {opt} 0; re-run it with {opt} 0.15 (or {scenes} with a scene list)"
+    if blocks.get(split):
+        return (f"every patch of its {blocks[split]} block(s) was rejected (see rejects in prepare.json); use other "
+                "images, or relax --min-std / --bright-value")
+    total = sum(blocks.values())
+    return (f"the scenes give {total} split block(s) of {block} LR px and train, val and test need one each; re-run "
+            f"prepare with a smaller --split-block (>= {patch + 2 * gap}) or --patch-size, or with larger or more "
+            f"images (at least {min_scene_lr_px(patch, gap)} LR px a side), or {scenes}")
+
+
 def cut_blocks(window: Window, size: int) -> list[Block]:
     """Tile ``window`` with blocks of ``size`` (the last row/column may be smaller)."""
     r0, c0 = int(window.row_off), int(window.col_off)

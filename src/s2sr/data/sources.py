@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from s2sr.data.config import PrepareConfig
 from s2sr.data.pairs import Pair, open_pair
 from s2sr.data.scenes import SceneSpec
 from s2sr.data.waldpair import open_wald_pair
 from s2sr.errors import InputError
+from s2sr.io.sources import is_multi_file, resolve_input
 from s2sr.io.warp import pixel_size
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,25 @@ class Resolution:
 
     lr_res_m: float | None  # LR patches (for Wald pairs: the degraded grid)
     input_res_m: float | None  # images the model is meant to super-resolve (Wald: the source image)
+
+
+def resolve_scenes(scenes: list[SceneSpec], workdir: Path, band_names: tuple[str, ...]) -> tuple[list[SceneSpec], dict[str, str]]:
+    """Scenes whose ``lr`` or ``wald`` entry is a STAC item, a .SAFE product or a band folder read through
+    a VRT in ``workdir`` (bands ``band_names`` in that order, see :mod:`s2sr.io.sources`); and the map
+    VRT path -> what the scene list said, for the records. Raster files are left as they are."""
+    out, origins = [], {}
+    for i, sc in enumerate(scenes):
+        update: dict[str, object] = {}
+        for key in ("lr", "wald"):
+            src = getattr(sc, key)
+            if src is not None and is_multi_file(src):
+                r = resolve_input(src, band_names, workdir=workdir, vrt_name=f"scene{i}_{key}.vrt", option="--lr-bands")
+                update[key] = Path(r.path)
+                origins[r.path] = str(src)
+        if update and sc.name is None:
+            update["name"] = sc.label  # the scene keeps the name of what the list said, not of its VRT
+        out.append(sc.model_copy(update=update) if update else sc)
+    return out, origins
 
 
 def open_scene(index: int, spec: SceneSpec, cfg: PrepareConfig) -> Pair:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import json
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,8 +53,11 @@ class StoreWriter:
         self.count += 1
 
     def close(self) -> None:
-        for f in (self._lr, self._hr, self._idx):
-            f.close()
+        """Close the three files (all of them, even when one fails to flush, e.g. on a full disk), then
+        write meta.json."""
+        with ExitStack() as stack:
+            for f in (self._lr, self._hr, self._idx):
+                stack.callback(f.close)
         meta = {
             "count": self.count,
             "bands": self.bands,

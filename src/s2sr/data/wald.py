@@ -28,7 +28,7 @@ from s2sr.grid import check_scale
 from s2sr.io.atomic import atomic_file, make_dir
 from s2sr.io.gdal_errors import gdal_writing
 from s2sr.io.guard import check_outputs
-from s2sr.io.raster import open_raster, parse_bands, read_pixels, valid_mask
+from s2sr.io.raster import open_raster, parse_bands, pixel_grids_ok, read_pixels, valid_mask
 from s2sr.io.values import OutputSpec, to_output
 from s2sr.sensor import SensorModel, area_downsample
 
@@ -115,7 +115,8 @@ def _degrade(src: Path, outdir: Path, sensor: SensorModel, bands: str | list[int
         with atomic_file(hr_path) as th, atomic_file(lr_path) as tl:
             hp = _profile(ds, lw * scale, lh * scale, hr_t, len(idx), dtype)
             lp = _profile(ds, lw, lh, lr_t, len(idx), dtype)
-            with gdal_writing(outdir), rasterio.open(th, "w", **hp) as dh, rasterio.open(tl, "w", **lp) as dl:
+            with gdal_writing(outdir), pixel_grids_ok(), rasterio.open(th, "w", **hp) as dh, \
+                    rasterio.open(tl, "w", **lp) as dl:
                 _write_strips(ds, dh, dl, idx, sensor, lw, lh, strip, progress)
                 for i, d in enumerate(desc, 1):
                     if d:

@@ -27,6 +27,9 @@ class EvalConfig(BaseModel):
     (see docs/evaluate.md).
     ``align_reference``: with ``split_from``, apply prepare's recorded shift and gains to
     the reference (what the model was trained to produce).
+    ``sr``: score this super-resolved raster (``s2sr apply`` of ``lr`` with ``model``, e.g. the one a
+    run already wrote) instead of running the model again; its pixels are scored as they are
+    (rounded to the input type when apply wrote it that way).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -37,6 +40,7 @@ class EvalConfig(BaseModel):
     hr: Path | None = None
     wald: Path | None = None
     split_from: Path | None = None
+    sr: Path | None = None  # an SR raster apply already wrote for ``lr`` with this model: scored as it is
     bands: list[int] | None = None
     hr_bands: list[int] | None = None
     tile: int = Field(32, ge=4, le=1024)  # LR pixels
@@ -64,6 +68,8 @@ class EvalConfig(BaseModel):
             raise ValueError("give --lr LR.tif and --hr HR.tif together, or --wald IMG.tif")
         if self.wald is not None and self.split_from is not None:
             raise ValueError("--split-from applies to pair mode (--lr/--hr) only")
+        if self.wald is not None and self.sr is not None:
+            raise ValueError("--sr applies to pair mode (--lr/--hr) only: Wald mode super-resolves the image it degrades")
         return self
 
     @property

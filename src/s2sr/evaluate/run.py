@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,7 @@ from s2sr.evaluate.stratify import (
 )
 from s2sr.io.atomic import atomic_dir
 from s2sr.io.raster import parse_bands, read_info, read_pixels, valid_mask
+from s2sr.io.sources import ResolvedInput, resolve_input
 
 if TYPE_CHECKING:  # pragma: no cover
     from s2sr.bundle import ModelBundle
@@ -61,40 +63,57 @@ class EvalResult:
 
 
 def evaluate(cfg: EvalConfig) -> EvalResult:
-    """Run one evaluation described by ``cfg`` and write ``metrics.json`` and ``report.html``."""
+    """Run one evaluation described by ``cfg`` and write ``metrics.json`` and ``report.html``.
+
+    ``cfg.lr`` and ``cfg.wald`` may be STAC items, .SAFE products or band folders as well as rasters
+    (:mod:`s2sr.io.sources`): their bands are matched to the model's by name."""
     from s2sr.bundle import load_model
+
+    bundle = load_model(cfg.model)
+    with tempfile.TemporaryDirectory(prefix="s2sr-evaluate-") as tmpd:
+        image = cfg.wald if cfg.wald is not None else cfg.lr
+        assert image is not None
+        src = resolve_input(image, bundle.bands, cfg.bands, workdir=Path(tmpd), vrt_name="input.vrt",
+                            needs=f"model {Path(bundle.path).stem if bundle.path else bundle.arch} expects")
+        return _evaluate(cfg, bundle, src)
+
+
+def _evaluate(cfg: EvalConfig, bundle: ModelBundle, src: ResolvedInput) -> EvalResult:
     from s2sr.data.wald import degrade_image
     from s2sr.evaluate.report import write_report
     from s2sr.evaluate.sr import super_resolve
 
-    bundle = load_model(cfg.model)
-    _check_image(cfg, bundle)
+    image = Path(src.path)
+    _check_image(cfg, bundle, src)
     areas, align = None, Alignment()
     if cfg.split_from is not None and cfg.lr is not None:
         dataset = open_dataset(cfg.split_from)
-        areas = dataset.split_areas(cfg.lr, read_info(cfg.lr).crs)
+        areas = dataset.split_areas(cfg.lr, read_info(image).crs)
         if cfg.align_reference:
             align = dataset.alignment(cfg.lr)
     inputs = (cfg.model, cfg.lr, cfg.hr, cfg.wald, cfg.split_from)
     with atomic_dir(cfg.out, overwrite=cfg.overwrite, inputs=inputs) as tmp:
         if cfg.wald is not None:
-            info = read_info(cfg.wald)
-            idx = _bands(cfg.bands, info.count, cfg.wald, len(bundle.bands), bundle.bands, "--bands")
-            pair = degrade_image(cfg.wald, tmp / "wald", bundle.scale, bundle.sensor.mtf_nyquist, idx, progress=cfg.progress)
+            idx = _bands(src.bands, read_info(image).count, cfg.wald, len(bundle.bands), bundle.bands, "--bands")
+            pair = degrade_image(image, tmp / "wald", bundle.scale, bundle.sensor.mtf_nyquist, idx, progress=cfg.progress)
             lr_path, hr_path, lr_b = pair.lr, pair.hr, list(range(1, len(idx) + 1))
             hr_b = lr_b
         else:
             assert cfg.lr is not None and cfg.hr is not None
-            lr_path, hr_path = cfg.lr, cfg.hr
-            lr_b = _bands(cfg.bands, read_info(lr_path).count, lr_path, len(bundle.bands), bundle.bands, "--bands")
+            lr_path, hr_path = image, cfg.hr
+            lr_b = _bands(src.bands, read_info(lr_path).count, cfg.lr, len(bundle.bands), bundle.bands, "--bands")
             hr_spec = cfg.hr_bands if cfg.hr_bands is not None else cfg.bands
             hr_b = _bands(hr_spec, read_info(hr_path).count, hr_path, len(bundle.bands), bundle.bands, "--hr-bands")
         scene = Scene(Path(lr_path), Path(hr_path), bundle.scale, lr_b, hr_b, align)
         # in Wald mode both images are degraded copies in the temporary folder: name the user's image
-        lr_name, hr_name = (cfg.wald, cfg.wald) if cfg.wald is not None else (lr_path, hr_path)
+        lr_name, hr_name = (cfg.wald, cfg.wald) if cfg.wald is not None else (cfg.lr, hr_path)
         try:
             # checked above (Wald mode feeds the model an image degraded by its scale on purpose)
-            sr_path = super_resolve(bundle, Path(lr_path), tmp / "sr.tif", lr_b, cfg.progress, input_check="skip")
+            if cfg.sr is not None:  # what apply wrote already: not computed twice
+                sr_path = given_sr(cfg.sr, bundle)
+            else:
+                sr_path = super_resolve(bundle, Path(lr_path), tmp / "sr.tif", lr_b, cfg.progress,
+                                        input_check="skip")
             scene.open_sr(sr_path)
             L = _data_range(scene, cfg, hr_name)
             tiles = _limit(plan_tiles(scene, cfg.tile, areas), cfg)
@@ -112,6 +131,7 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
             crops = _crops(scene, records, L, doc, areas)
         finally:
             scene.close()
+        doc["sr"] = {"path": str(cfg.sr) if cfg.sr is not None else "sr.tif", "computed": cfg.sr is None}
         if not cfg.keep_sr:
             (tmp / "sr.tif").unlink(missing_ok=True)
         (tmp / "metrics.json").write_text(json.dumps(_clean(doc), indent=2, allow_nan=False))
@@ -120,8 +140,31 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
     methods = {k: v["overall"] for k, v in doc["methods"].items()}
     opensr = {k: v["opensr"] for k, v in doc["methods"].items() if "opensr" in v}
     log.info("evaluation written to %s (%d pixels)", out, doc["pixels"])
-    return EvalResult(out, out / "metrics.json", out / "report.html", out / "sr.tif" if cfg.keep_sr else None,
+    sr_out = cfg.sr if cfg.sr is not None else out / "sr.tif" if cfg.keep_sr else None
+    return EvalResult(out, out / "metrics.json", out / "report.html", sr_out,
                       methods, doc["pixels"], doc["strata"], opensr)
+
+
+def given_sr(path: Path, bundle: ModelBundle) -> Path:
+    """``--sr``: an SR raster of this model (count, scale and architecture from apply's tags); its grid is
+    checked against the LR's fine grid when it is opened."""
+    from s2sr.io.raster import read_info
+
+    info = read_info(path)
+    if info.count != len(bundle.bands):
+        raise InputError(f"{path}: has {info.count} band(s), model {bundle.arch} gives {len(bundle.bands)}; pass "
+                         "the output of `s2sr apply` with this model as --sr")
+    import rasterio
+
+    with rasterio.open(path) as ds:
+        tags = ds.tags()
+    made = (tags.get("S2SR_ARCH"), tags.get("S2SR_SCALE"))
+    if made != (bundle.arch, str(bundle.scale)):
+        what = f"{made[0]} x{made[1]}" if made[0] else "no s2sr apply tags"
+        raise InputError(f"{path}: made by {what}, not by this model ({bundle.arch} x{bundle.scale}); pass the "
+                         "output of `s2sr apply` with --model as --sr, or leave --sr out")
+    log.info("%s: scoring this SR raster as it is (not computed again)", path)
+    return path
 
 
 def _add_opensr(doc: dict[str, Any], res: dict[str, Any]) -> None:
@@ -131,20 +174,19 @@ def _add_opensr(doc: dict[str, Any], res: dict[str, Any]) -> None:
     doc["opensr"] = res
 
 
-def _check_image(cfg: EvalConfig, bundle: ModelBundle) -> None:
+def _check_image(cfg: EvalConfig, bundle: ModelBundle, src: ResolvedInput) -> None:
     """apply's input checks on the image the user gave (LR, or the Wald image at the model's own
     pixel size) before anything is written; refusals are InputErrors unless ``cfg.input_check`` is off."""
     from s2sr.infer.inputs import check_input
     from s2sr.infer.model import load_for_apply
 
-    image = cfg.wald if cfg.wald is not None else cfg.lr
-    assert image is not None
+    image = Path(src.path)
     if cfg.hr is not None:  # swapped --lr/--hr first: their pixel sizes would only draw a warning below
         from s2sr.io.warp import plan_fine_hr
 
         plan_fine_hr(read_info(image), read_info(cfg.hr), bundle.scale).check_finer()
-    idx = _bands(cfg.bands, read_info(image).count, image, len(bundle.bands), bundle.bands, "--bands")
-    check_input(Path(image), load_for_apply(bundle, "torch", "cpu"), idx,
+    idx = _bands(src.bands, read_info(image).count, image, len(bundle.bands), bundle.bands, "--bands")
+    check_input(image, load_for_apply(bundle, "torch", "cpu"), idx,
                 input_check="refuse" if cfg.input_check else "warn")
 
 

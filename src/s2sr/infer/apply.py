@@ -14,20 +14,19 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from rasterio.windows import transform as window_transform
 from tqdm import tqdm
 
-from s2sr._version import __version__
 from s2sr.errors import ConfigError, DiskFullError, InputError, OutputError
-from s2sr.grid import Grid, fine_grid, pixel_region
+from s2sr.grid import pixel_region
 from s2sr.infer.inputs import INPUT_CHECKS, check_input
 from s2sr.infer.journal import Journal
 from s2sr.infer.model import LoadedModel, load_for_apply
+from s2sr.infer.outputs import finished, input_name, out_meta, run_header, run_id
 from s2sr.infer.scratch import TiledScratch
 from s2sr.infer.sink import PieceSink
 from s2sr.infer.tilework import Predictor, TileJob, TileResult
@@ -36,6 +35,7 @@ from s2sr.io.atomic import check_writable_dir
 from s2sr.io.cog import write_cog
 from s2sr.io.guard import check_outputs
 from s2sr.io.raster import RasterInfo
+from s2sr.io.sources import ResolvedInput, resolve_input
 from s2sr.io.stale import private_temp_dir, remove_stale_temps
 from s2sr.io.values import OutputSpec
 from s2sr.models.registry import resolve_model
@@ -67,6 +67,7 @@ class ApplyConfig:
     progress: bool = True
     queue_depth: int = 4
     threads: int | None = None  # torch / onnxruntime intra-op threads
+    creation_options: dict[str, str] = field(default_factory=dict)  # GDAL COG options (--co), over s2sr's
     # compare the input's pixel size with the model's training resolution (off: not checked at all)
     check_resolution: bool = True
     # values/pixel size far from the model's training input: "refuse" (InputError), "warn"
@@ -111,6 +112,7 @@ class ApplyResult:
     precision: str
     stream_seconds: float = 0.0  # tile streaming stage (read, model, blend, write)
     cog_seconds: float = 0.0  # final COG conversion (compression, overviews)
+    already_complete: bool = False  # --resume found the finished output of this very run
 
 
 @dataclass
@@ -126,30 +128,37 @@ def apply_model(
     opts: ApplyConfig | None = None,
 ) -> ApplyResult:
     """Super-resolve ``src`` with ``model`` (bundle, ``.pt`` or ``.onnx`` path, or an installed model's
-    name) into the COG ``dst``."""
+    name) into the COG ``dst``.
+
+    ``src`` is a raster file, a STAC item JSON, a ``.SAFE`` product or a folder of band files
+    (:mod:`s2sr.io.sources`); its bands are matched to the model's by name."""
     opts = opts or ApplyConfig()
-    src, dst = Path(src), Path(dst)
+    dst = Path(dst)
     if isinstance(model, (str, os.PathLike)):
         model = resolve_model(model)
     check_writable_dir(dst)
     if dst.is_dir():
         raise OutputError(f"{dst}: is a directory; pass an output file path such as {dst / 'sr.tif'}")
     model_path = model if isinstance(model, (str, os.PathLike)) else None
-    check_outputs([dst, *side_files(dst)], [("input", src), ("model", model_path)])
+    local_src = src if "://" not in os.fspath(src) else None
+    check_outputs([dst, *side_files(dst), input_vrt(dst)], [("input", local_src), ("model", model_path)])
     if dst.suffix.lower() not in (".tif", ".tiff"):
         raise ConfigError(f"{dst}: s2sr apply writes a Cloud Optimized GeoTIFF; name the output *.tif")
     lm = load_for_apply(model, opts.backend, opts.device)
-    t0 = time.perf_counter()
-    info, bands = check_input(src, lm, opts.bands, opts.check_resolution, opts.input_check)
-    remove_stale_temps(dst)  # the COG temporaries of a killed run (the partial output is kept for --resume)
     with ExitStack() as stack:
+        inp = resolve_input(src, lm.bands, opts.bands, workdir=dst.parent, vrt_name=input_vrt(dst).name,
+                            needs=f"model {lm.name} expects")
+        stack.callback(input_vrt(dst).unlink, missing_ok=True)
+        t0 = time.perf_counter()
+        info, bands = check_input(Path(inp.path), lm, inp.bands, opts.check_resolution, opts.input_check)
+        remove_stale_temps(dst)  # the COG temporaries of a killed run (the partial output is kept for --resume)
         if opts.backend == "onnx" and lm.onnx_path is None:
             from s2sr.infer.export import export_onnx  # onnx: only for this backend
 
             tmpdir = stack.enter_context(private_temp_dir("s2sr-onnx"))
             lm.onnx_path = export_onnx(lm.bundle, tmpdir / f"{lm.name}.onnx")
         try:
-            return _run(lm, src, dst, opts, info, bands, t0, stack)
+            return _run(lm, inp, dst, opts, info, bands, t0, stack)
         except DiskFullError as e:
             raise DiskFullError(f"{dst}: disk full while writing; free space, then run the same command with "
                                 "--resume to finish from the tiles already done (or write elsewhere)") from e
@@ -159,6 +168,11 @@ def side_files(dst: Path) -> tuple[Path, Path]:
     """The partial output and its resume journal, hidden beside ``dst``."""
     part, journal = (dst.with_name(f".{dst.name}.partial{ext}") for ext in (".tif", ".jsonl"))
     return part, journal
+
+
+def input_vrt(dst: Path) -> Path:
+    """Where a multi-file input's VRT goes: beside the output (Dask workers read it too), removed at the end."""
+    return dst.with_name(f".{dst.name}.input.vrt")
 
 
 def _plan(lm: LoadedModel, src: Path, info: RasterInfo, opts: ApplyConfig) -> TilePlan:
@@ -174,16 +188,23 @@ def _plan(lm: LoadedModel, src: Path, info: RasterInfo, opts: ApplyConfig) -> Ti
         raise ConfigError(f"{src}: {e}") from None
 
 
-def _run(lm: LoadedModel, src: Path, dst: Path, opts: ApplyConfig, info: RasterInfo, bands: list[int],
+def _run(lm: LoadedModel, inp: ResolvedInput, dst: Path, opts: ApplyConfig, info: RasterInfo, bands: list[int],
          t0: float, stack: ExitStack) -> ApplyResult:
+    src = Path(inp.path)
     plan = _plan(lm, src, info, opts)
     spec = OutputSpec("float32" if opts.out_dtype == "float32" else info.dtype, info.nodata)
+    header = run_header(lm, inp, plan, bands, spec, opts)
+    rid = run_id(header, opts)
+    out_w, out_h = plan.out_size
+    if opts.resume and finished(dst, rid):
+        log.info("%s: already complete (same model, input and options); nothing to do", dst)
+        return ApplyResult(dst, out_w, out_h, plan.n_tiles, 0, 0, 0, time.perf_counter() - t0, 0.0,
+                           opts.backend, opts.precision, already_complete=True)
     part_path, jpath = side_files(dst)
-    journal = Journal(jpath, _run_header(lm, src, plan, bands, spec, opts), dst, len(plan.pieces))
+    journal = Journal(jpath, header, dst, len(plan.pieces))
     resumed = opts.resume and part_path.exists() and journal.load()
     if opts.resume and not resumed:
         log.info("--resume: no partial output for %s, starting from scratch", dst)
-    out_w, out_h = plan.out_size
     client = None
     if opts.dask:  # connect before creating the (scene-size) partial output: an unreachable scheduler writes nothing
         from s2sr.infer.dask_runner import dask_client  # distributed: only for --dask
@@ -192,7 +213,7 @@ def _run(lm: LoadedModel, src: Path, dst: Path, opts: ApplyConfig, info: RasterI
     scratch = TiledScratch(part_path, out_w, out_h, len(bands), spec.dtype, report_as=dst)
     if not resumed:
         try:
-            scratch.create(nodata=spec.nodata, **_out_meta(lm, src, info, plan, opts))
+            scratch.create(nodata=spec.nodata, **out_meta(lm, inp, info, plan, opts, rid))
         except OutputError as e:  # nothing computed yet: nothing to resume (no --resume hint), nothing left
             part_path.unlink(missing_ok=True)
             raise OutputError(str(e)) from e
@@ -207,7 +228,7 @@ def _run(lm: LoadedModel, src: Path, dst: Path, opts: ApplyConfig, info: RasterI
     t1 = time.perf_counter()
     try:
         try:
-            _compute(lm, job, plan.todo(resumed_set), n_todo, sink, opts, counts, client)
+            _compute(lm, job, plan.todo(resumed_set), n_todo, sink, opts, counts, input_name(inp), client)
         finally:
             scratch.close()
             journal.close()
@@ -216,7 +237,7 @@ def _run(lm: LoadedModel, src: Path, dst: Path, opts: ApplyConfig, info: RasterI
             p.unlink(missing_ok=True)
         raise
     t2 = time.perf_counter()
-    write_cog(part_path, dst, spec.dtype, opts.compress)
+    write_cog(part_path, dst, spec.dtype, opts.compress, extra=opts.creation_options)
     t3 = time.perf_counter()
     for p in (part_path, jpath):
         p.unlink(missing_ok=True)
@@ -227,8 +248,8 @@ def _run(lm: LoadedModel, src: Path, dst: Path, opts: ApplyConfig, info: RasterI
 
 
 def _compute(lm: LoadedModel, job: TileJob, todo: Iterator[Tile], n_todo: int, sink: PieceSink,
-             opts: ApplyConfig, counts: _Counts, client: Any = None) -> None:
-    bar = tqdm(total=n_todo, unit="tile", desc=f"s2sr apply {job.src.name}", disable=not opts.progress,
+             opts: ApplyConfig, counts: _Counts, name: str, client: Any = None) -> None:
+    bar = tqdm(total=n_todo, unit="tile", desc=f"s2sr apply {name}", disable=not opts.progress,
                dynamic_ncols=True)
 
     def on_tile(res: TileResult) -> None:
@@ -257,29 +278,3 @@ def _timed(predictor: Predictor, counts: _Counts) -> Predictor:
         return y
 
     return run
-
-
-def _run_header(lm: LoadedModel, src: Path, plan: TilePlan, bands: list[int], spec: OutputSpec,
-                opts: ApplyConfig) -> dict[str, Any]:
-    st = src.stat()
-    r = plan.region
-    return {
-        "model": lm.fingerprint, "src": str(src.resolve()), "src_size": st.st_size, "src_mtime": st.st_mtime_ns,
-        "region": [r.col_off, r.row_off, r.width, r.height], "tile": plan.tile, "overlap": plan.overlap,
-        "margin": plan.margin, "bands": bands, "spec": asdict(spec), "precision": opts.precision,
-        "backend": opts.backend, "edge": opts.edge,
-    }
-
-
-def _out_meta(lm: LoadedModel, src: Path, info: RasterInfo, plan: TilePlan, opts: ApplyConfig) -> dict[str, Any]:
-    """Georeferencing and metadata of the output (the fine grid of the region)."""
-    r = plan.region
-    lr = Grid(window_transform(r, info.grid.transform), int(r.width), int(r.height))
-    tags = {
-        "S2SR_MODEL": lm.name, "S2SR_ARCH": lm.arch, "S2SR_SCALE": str(lm.scale),
-        "S2SR_MODEL_VERSION": lm.version, "S2SR_VERSION": __version__, "S2SR_INPUT": src.name,
-        "S2SR_WINDOW": f"{r.col_off},{r.row_off},{r.width},{r.height}", "S2SR_BACKEND": opts.backend,
-        "S2SR_PRECISION": opts.precision,
-    }
-    return {"transform": fine_grid(lr, lm.scale).transform, "crs": info.crs, "descriptions": lm.bands,
-            "tags": tags}

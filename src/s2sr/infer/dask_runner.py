@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -24,11 +25,21 @@ from s2sr.io.raster import open_raster
 log = logging.getLogger(__name__)
 
 _CACHE: dict[str, Any] = {}
+DISTRIBUTED_LOGGERS = ("distributed", "distributed.nanny", "distributed.worker", "distributed.scheduler")
+
+
+def _quiet_worker() -> None:
+    """In a worker process: s2sr handles pixel grids without CRS itself (the client said so once); rasterio's
+    NotGeoreferencedWarning would print from every worker into the client's progress bar."""
+    from rasterio.errors import NotGeoreferencedWarning
+
+    warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)
 
 
 def _worker_predictor(model: dict[str, Any], key: str, precision: str) -> Any:
     """Build (once per worker process) the torch predictor for ``model``."""
     if key not in _CACHE:  # threads: Dask's nanny starts workers with OMP_NUM_THREADS=1
+        _quiet_worker()
         from s2sr.bundle import bundle_from_dict
         from s2sr.infer.backends import TorchPredictor
 
@@ -48,13 +59,29 @@ def dask_tile(model: dict[str, Any], key: str, precision: str, job: TileJob, t: 
 @contextmanager
 def dask_client(address: str) -> Iterator[Any]:
     """A connected :class:`distributed.Client` for ``address``, closed (with its local cluster) on exit."""
-    client, cluster = connect(address)
+    with _quiet_distributed():
+        client, cluster = connect(address)
+        try:
+            yield client
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close(timeout=30)  # time for the workers to exit on their own
+
+
+@contextmanager
+def _quiet_distributed() -> Iterator[None]:
+    """Dask's own INFO/WARNING chatter stays out of s2sr's stderr (start-up banners, and at close "Worker process
+    still alive after 4.0 seconds, killing", which only says a worker took long to exit); errors still show."""
+    loggers = [logging.getLogger(n) for n in DISTRIBUTED_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
     try:
-        yield client
+        yield
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        for lg, lvl in zip(loggers, levels, strict=True):
+            lg.setLevel(lvl)
 
 
 def connect(address: str) -> tuple[Any, Any]:

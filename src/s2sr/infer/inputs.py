@@ -176,7 +176,7 @@ def _warp_fix(src: Path, info: RasterInfo, size: PixelSize, res: float) -> str:
 def _centre_lonlat(info: RasterInfo) -> tuple[float, float]:
     from rasterio.warp import transform as warp
 
-    x, y = info.grid.transform * (info.width / 2, info.height / 2)
+    x, y = info.grid.transform @ (info.width / 2, info.height / 2)
     if info.crs is not None and info.crs.is_geographic:
         return x, y
     lon, lat = warp(info.crs, "EPSG:4326", [x], [y])

@@ -22,6 +22,7 @@ from rasterio.crs import CRS
 from s2sr.errors import OutputError
 from s2sr.io.atomic import disk_error
 from s2sr.io.gdal_errors import current_seq, gdal_writing, messages_since, write_error
+from s2sr.io.raster import pixel_grids_ok
 
 BLOCK = 512
 
@@ -44,17 +45,21 @@ class TiledScratch:
         return self.count * np.dtype(self.dtype).itemsize
 
     def create(self, transform: Affine, crs: CRS | None, nodata: float | None, descriptions: list[str],
-               tags: dict[str, str]) -> None:
-        """Write the empty GeoTIFF (all blocks zero) with its georeferencing and metadata."""
+               tags: dict[str, str], colours: list[str] | None = None) -> None:
+        """Write the empty GeoTIFF (all blocks zero) with its georeferencing, metadata and colour
+        interpretation (GDAL names: red, green, blue, undefined...)."""
         import rasterio
+        from rasterio.enums import ColorInterp
 
         prof = dict(driver="GTiff", width=self.width, height=self.height, count=self.count, dtype=self.dtype,
                     crs=crs, transform=transform, nodata=nodata, tiled=True, blockxsize=BLOCK,
                     blockysize=BLOCK, interleave="pixel", compress="none", sparse_ok=False, bigtiff="IF_NEEDED")
         start = current_seq()
-        with gdal_writing(self.report_as), rasterio.open(self.path, "w", **prof) as ds:
+        with gdal_writing(self.report_as), pixel_grids_ok(), rasterio.open(self.path, "w", **prof) as ds:
             ds.descriptions = tuple(descriptions[: self.count])
             ds.update_tags(**tags)
+            if colours:
+                ds.colorinterp = [ColorInterp[c] for c in colours[: self.count]]
         # GDAL writes the zero blocks when it closes the file and does not report a failed write there
         blocks = -(-self.height // BLOCK) * -(-self.width // BLOCK)
         if self.path.stat().st_size < blocks * BLOCK * BLOCK * self.px:
@@ -66,7 +71,7 @@ class TiledScratch:
         import rasterio
 
         nby, nbx = -(-self.height // BLOCK), -(-self.width // BLOCK)
-        with rasterio.open(self.path) as ds:
+        with pixel_grids_ok(), rasterio.open(self.path) as ds:
             if (ds.width, ds.height, ds.count, ds.dtypes[0]) != (self.width, self.height, self.count, self.dtype):
                 raise ValueError(f"{self.path}: partial output has another shape; remove it")
             offsets = [[ds.get_tag_item(f"BLOCK_OFFSET_{j}_{i}", "TIFF", bidx=1) for j in range(nbx)]

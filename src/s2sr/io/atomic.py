@@ -87,7 +87,7 @@ def atomic_dir(final: str | os.PathLike[str], overwrite: bool = True,
     final = Path(final)
     check_dir_target(final)
     if final.exists() and not overwrite:
-        raise OutputError(f"{final}: already exists; remove it or choose another --out")
+        raise OutputError(f"{final}: already exists; remove it, choose another --out, or pass --overwrite")
     check_not_inside(final, inputs)
     tmp = _tmp_name(final)
     tmp.mkdir()

@@ -42,13 +42,15 @@ def cog_options(dtype: str, compress: str = "DEFLATE", blocksize: int = 512,
 
 
 def write_cog(src: str | os.PathLike[str], dst: str | os.PathLike[str], dtype: str,
-              compress: str = "DEFLATE", blocksize: int = 512) -> Path:
-    """Convert ``src`` to a COG at ``dst`` atomically (temporary name beside it, then rename)."""
+              compress: str = "DEFLATE", blocksize: int = 512, extra: dict[str, str] | None = None) -> Path:
+    """Convert ``src`` to a COG at ``dst`` atomically (temporary name beside it, then rename).
+
+    ``extra``: more GDAL COG creation options (``--co``), over s2sr's own."""
     import rasterio
     import rasterio.shutil
 
     dst = Path(dst)
-    opts = cog_options(dtype, compress, blocksize)
+    opts = {**cog_options(dtype, compress, blocksize), **(extra or {})}
     with atomic_file(dst) as tmp:
         try:
             with gdal_writing(dst), rasterio.Env(GDAL_CACHEMAX=256):

@@ -53,7 +53,7 @@ def pixel_size_m(crs: CRS | None, transform: Affine, width: int, height: int) ->
     if crs.is_projected and (crs.linear_units or "").lower() in _METRE and not _is_mercator(crs):
         return PixelSize(math.hypot(transform.a, transform.d), math.hypot(transform.b, transform.e), True)
     c, r = width / 2.0, height / 2.0
-    pts = [transform * (c, r), transform * (c + 1, r), transform * (c, r + 1)]
+    pts = [transform @ (c, r), transform @ (c + 1, r), transform @ (c, r + 1)]
     if crs.is_geographic:
         lon, lat = [p[0] for p in pts], [p[1] for p in pts]
     else:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,7 +13,7 @@ from typing import Any
 import numpy as np
 import rasterio
 from rasterio.crs import CRS
-from rasterio.errors import RasterioIOError
+from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.windows import Window
 
 from s2sr.errors import InputError
@@ -54,12 +57,23 @@ def open_raster(path: str | os.PathLike[str], **kwargs: Any) -> rasterio.Dataset
     if p.is_dir():
         raise InputError(f"{p}: is a directory, expected a GeoTIFF file")
     try:
-        return rasterio.open(p, **kwargs)
+        with pixel_grids_ok():
+            return rasterio.open(p, **kwargs)
     except RasterioIOError as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise InputError(
             f"{p}: not a readable raster ({msg}); re-export it as GeoTIFF (e.g. gdal_translate)"
         ) from None
+
+
+@contextmanager
+def pixel_grids_ok() -> Iterator[None]:
+    """Open or write rasters without georeferencing (DSen2-like pixel grids) quietly: s2sr supports them on
+    purpose and logs its own line ("no CRS; the output keeps its pixel grid"), so rasterio's
+    NotGeoreferencedWarning about them is not shown."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        yield
 
 
 def read_info(path: str | os.PathLike[str]) -> RasterInfo:

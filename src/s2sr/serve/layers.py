@@ -47,6 +47,7 @@ class Layer:
     minzoom: int
     maxzoom: int
     role: str  # "sr" or "lr"
+    attribution: str = ""  # from the file's tags (s2sr.io.s2meta.attribution): never assumed
 
 
 @dataclass
@@ -109,7 +110,16 @@ def _layer(scene: str, lid: str, path: Path, info: Any, idx: tuple[int, int, int
     minz, maxz = _zooms(path)
     return Layer(scene=scene, id=lid, name=prefix + LAYER_TITLES[lid], path=path, indexes=idx,
                  stretch=stretch, bounds=(west, south, east, north), minzoom=minz, maxzoom=maxz,
-                 role=lid.split("_")[0])
+                 role=lid.split("_")[0], attribution=_attribution(path))
+
+
+def _attribution(path: Path) -> str:
+    import rasterio
+
+    from s2sr.io.s2meta import attribution
+
+    with rasterio.open(path) as ds:
+        return attribution(ds.tags())
 
 
 def build_layers(sc: SceneConfig, prefix: str = "") -> dict[str, Layer]:

@@ -113,11 +113,22 @@ class Batches:
         return [(int(r), int(c)) for r, c in rc]
 
 
+def _empty_val_fix(ds: Dataset) -> str:
+    """prepare's own explanation, from what it recorded (prepare.json)."""
+    from s2sr.data.sampling import empty_split_fix
+
+    m = ds.manifest
+    sp = m.split if m is not None else None
+    if m is None or sp is None or sp.val_fraction is None or sp.block_lr_px is None or sp.gap_lr_px is None:
+        return "re-run `s2sr prepare` (with --val-fraction > 0, and a smaller --split-block or larger images)"
+    return empty_split_fix("val", sp.val_fraction, sp.blocks or {}, sp.block_lr_px, m.patch_size, sp.gap_lr_px)
+
+
 def open_train_val(ds: Dataset) -> tuple[SplitReader, SplitReader]:
     """Open the train and val splits; val must not be empty."""
     tr, va = ds.split("train"), ds.split("val")
     if len(va) == 0:
-        raise InputError(f"{ds.root}: the val split is empty; prepare with a val fraction > 0")
+        raise InputError(f"{ds.root}: the val split is empty: {_empty_val_fix(ds)}")
     if tr.bands != va.bands or tr.scale != va.scale:
         raise InputError(f"{ds.root}: train and val splits disagree on bands/scale; re-run `s2sr prepare`")
     return tr, va

@@ -31,7 +31,7 @@
       pane: l.role === "sr" ? "srPane" : "lrPane",
       bounds: L.latLngBounds([l.bounds[1], l.bounds[0]], [l.bounds[3], l.bounds[2]]),
       minZoom: 0, maxZoom: 22, maxNativeZoom: nativeMax, tileSize: 256,
-      attribution: "Contains modified Copernicus Sentinel data"
+      attribution: l.attribution || ""  // from the file's tags (see /layers): never assumed
     });
   }
   function footprintLayer(fc) {
