@@ -1,48 +1,60 @@
-"""Tile-parallel apply on a Dask cluster: workers read and predict tiles, the client writes pieces.
+"""Tile-parallel apply on a Dask cluster: workers read, predict and finish tiles, the client
+sums the overlap zones and encodes the output blocks.
 
 ``address`` is a scheduler address (``tcp://host:8786``) or ``local:N`` for a
 :class:`distributed.LocalCluster` of N single-threaded worker processes. The
 workers need the input path (a shared filesystem for remote clusters); the model
-travels to them once as a plain dict. At most ``2 * workers + 2`` tiles are in
-flight, submitted in row-major order, so the client never holds the whole output.
+travels to them once as a plain dict. A worker returns its tile already split into
+pieces (:func:`s2sr.infer.sink.tile_parts`): final output values where one tile covers
+the output, weighted float contributions in the overlap zones, so the client only
+pastes, sums and encodes. Each task runs the model on one thread (torch intra-op threads
+1), so a worker uses as many cores as it has Dask threads (``--nthreads``): give each
+worker its machine's cores, and no core is oversubscribed. At most
+``2 * threads + 2`` tiles are in flight (threads: all worker threads of the cluster),
+submitted in row-major order, so no process holds the whole output.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from s2sr.errors import ConfigError
-from s2sr.infer.sink import PieceSink
-from s2sr.infer.tilework import TileJob, TileResult, predict_tile, read_tile
+from s2sr.infer.sink import PieceSink, TileParts, tile_parts
+from s2sr.infer.tilework import TileJob, predict_tile, read_tile
 from s2sr.infer.tiling import Tile
 from s2sr.io.raster import open_raster
+from s2sr.io.values import OutputSpec
 
 log = logging.getLogger(__name__)
 
 _CACHE: dict[str, Any] = {}
+_LOCK = threading.Lock()
 
 
 def _worker_predictor(model: dict[str, Any], key: str, precision: str) -> Any:
-    """Build (once per worker process) the torch predictor for ``model``."""
-    if key not in _CACHE:  # threads: Dask's nanny starts workers with OMP_NUM_THREADS=1
-        from s2sr.bundle import bundle_from_dict
-        from s2sr.infer.backends import TorchPredictor
+    """Build (once per worker process) the torch predictor for ``model``: one thread per task."""
+    with _LOCK:
+        if key not in _CACHE:
+            from s2sr.bundle import bundle_from_dict
+            from s2sr.infer.backends import TorchPredictor
 
-        _CACHE.clear()
-        _CACHE[key] = TorchPredictor(bundle_from_dict(model, path=key), precision)
-    return _CACHE[key]
+            _CACHE.clear()
+            _CACHE[key] = TorchPredictor(bundle_from_dict(model, path=key), precision, threads=1)
+        return _CACHE[key]
 
 
-def dask_tile(model: dict[str, Any], key: str, precision: str, job: TileJob, t: Tile) -> TileResult:
-    """Worker task: read and predict one tile."""
+def dask_tile(model: dict[str, Any], key: str, precision: str, job: TileJob, spec: OutputSpec,
+              t: Tile) -> TileParts:
+    """Worker task: read, predict and split one tile into its pieces."""
     predictor = _worker_predictor(model, key, precision)
     with open_raster(job.src) as ds:
         tin = read_tile(ds, job, t)
-    return predict_tile(predictor, job, tin)
+    return tile_parts(job.plan, spec, len(job.bands), predict_tile(predictor, job, tin))
 
 
 @contextmanager
@@ -80,25 +92,27 @@ def connect(address: str) -> tuple[Any, Any]:
 
 
 def run_dask(client: Any, job: TileJob, tiles: Iterable[Tile], model: dict[str, Any], model_key: str,
-             precision: str, sink: PieceSink, on_tile: Callable[[TileResult], None]) -> None:
+             precision: str, sink: PieceSink, on_tile: Callable[[TileParts], None]) -> None:
     """Compute ``tiles`` on the cluster of ``client``; results are fed to ``sink`` as they complete."""
     from distributed import as_completed
 
-    nworkers = max(1, len(client.scheduler_info().get("workers", {})))
+    workers = client.scheduler_info().get("workers", {})
+    nthreads = max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))
     model_f = client.scatter(model, broadcast=True)
+    job_f = client.scatter(job, broadcast=True)
     todo = iter(tiles)
-    window = 2 * nworkers + 2
+    window = 2 * nthreads + 2
 
     def submit(t: Tile) -> Any:
-        return client.submit(dask_tile, model_f, model_key, precision, job, t, pure=False)
+        return client.submit(dask_tile, model_f, model_key, precision, job_f, sink.spec, t, pure=False)
 
     ac = as_completed([submit(t) for t in itertools.islice(todo, window)])
     for fut in ac:
-        res = fut.result()
+        parts = fut.result()
         fut.release()
-        sink.add(res)
-        on_tile(res)
         nxt = next(todo, None)
-        if nxt is not None:
+        if nxt is not None:  # keep the workers busy while this result is pasted and encoded
             ac.add(submit(nxt))
+        sink.add_parts(parts)
+        on_tile(parts)
     sink.sync()
