@@ -20,7 +20,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("src", metavar="IN.tif", help="input image (LR)")
     p.add_argument("dst", metavar="OUT.tif", help="output COG")
     p.add_argument("--bands", help="input band numbers for the model's bands, in order, e.g. 2,3,4,8")
-    p.add_argument("--tile", type=int, default=128, help="tile size in input pixels (default 128)")
+    p.add_argument("--tile", type=int,
+                   help="tile size in input pixels (default: 256 to 512, from the model's receptive field: "
+                   "384 for a receptive field of 42 px)")
     p.add_argument("--overlap", type=int, default=16, help="blend zone between tiles, input pixels (default 16)")
     p.add_argument("--margin", type=int, help="extra context per tile, input pixels (default: receptive field)")
     p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")

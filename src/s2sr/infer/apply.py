@@ -53,7 +53,7 @@ class ApplyConfig:
     """Options of :func:`apply_model` (the ``s2sr apply`` flags)."""
 
     bands: str | list[int] | None = None  # 1-based input bands, in the model's band order
-    tile: int = 128  # core tile size, LR pixels
+    tile: int | None = None  # core tile size, LR pixels (default: tile_for(margin))
     overlap: int = 16  # blend zone width between tiles, LR pixels
     margin: int | None = None  # extra context, LR pixels (default: the model's receptive field)
     precision: str = "fp32"  # fp32 | bf16
@@ -77,6 +77,13 @@ class ApplyConfig:
     # values/pixel size far from the model's training input: "refuse" (InputError), "warn"
     # (--no-input-check), or "skip" (the caller checked this image already; see infer/inputs.py)
     input_check: str = "refuse"
+
+    def tile_for(self, margin: int) -> int:
+        """Default tile: large enough that the model input is at least ~60 % useful output
+        ((tile / (tile + overlap + 2 margin))^2), between 256 and 512 LR pixels, a multiple of 64
+        (equisr/srresnet, receptive field 42: 384; light: 256). Measured: benchmarks/apply.py."""
+        need = 3.44 * (self.overlap + 2 * margin)  # sqrt(0.6) / (1 - sqrt(0.6)) = 3.44
+        return int(min(512, max(256, 64 * math.ceil(need / 64))))
 
     def __post_init__(self) -> None:
         choices = {"precision": ("fp32", "bf16"), "backend": ("torch", "onnx"), "out_dtype": ("same", "float32"),
@@ -174,7 +181,8 @@ def _plan(lm: LoadedModel, src: Path, info: RasterInfo, opts: ApplyConfig) -> Ti
                     "near their edges; the --overlap blending (%d) smooths the differences", margin, lm.name,
                     lm.receptive_field, opts.overlap)
     try:
-        return make_plan(info.width, info.height, lm.scale, opts.tile, opts.overlap, margin, region)
+        tile = opts.tile or opts.tile_for(margin)
+        return make_plan(info.width, info.height, lm.scale, tile, opts.overlap, margin, region)
     except ConfigError as e:  # the pure tile plan cannot name the file: add it
         raise ConfigError(f"{src}: {e}") from None
 

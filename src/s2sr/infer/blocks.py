@@ -123,33 +123,38 @@ def halve(a: np.ndarray, nodata: float | None) -> np.ndarray:
     h, w = a.shape[:2]
     if h % 2 or w % 2:
         a = np.pad(a, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-    quads = (a[0::2, 0::2], a[1::2, 0::2], a[0::2, 1::2], a[1::2, 1::2])
-    floating = np.issubdtype(a.dtype, np.floating)
-    valid = None
-    if floating:
-        valid = ~np.isnan(a) if nodata is None else ~np.isnan(a) & (a != nodata)
-    elif nodata is not None:
-        valid = a != a.dtype.type(nodata)
-    if valid is None or valid.all():
-        if floating:
-            return ((quads[0] + quads[1]) + (quads[2] + quads[3])) * a.dtype.type(0.25)
-        total = quads[0].astype(np.int64) + quads[1] + quads[2] + quads[3]
-        return _nudge(((total + 2) // 4).astype(a.dtype), None, nodata)
-    vq = (valid[0::2, 0::2], valid[1::2, 0::2], valid[0::2, 1::2], valid[1::2, 1::2])
-    n = vq[0].astype(np.int64) + vq[1] + vq[2] + vq[3]
+    if np.issubdtype(a.dtype, np.floating):
+        return _halve_float(a, nodata)
+    if nodata is None or not (a == a.dtype.type(nodata)).any():
+        wide = np.uint32 if a.dtype.itemsize <= 2 and np.issubdtype(a.dtype, np.unsignedinteger) else np.int64
+        s = a[0::2].astype(wide)
+        s += a[1::2]
+        s = s[:, 0::2] + s[:, 1::2]
+        s += 2
+        s //= 4
+        return _nudge(s.astype(a.dtype), None, nodata)
+    valid = a != a.dtype.type(nodata)
+    n, t = _sum4(valid.astype(np.int64)), _sum4(np.where(valid, a, 0).astype(np.int64))
     none = n == 0
-    if floating:
-        s = np.zeros(n.shape, np.float64)
-        for q, v in zip(quads, vq, strict=True):
-            s += np.where(v, q, 0)
-        out = (s / np.maximum(n, 1)).astype(a.dtype)
-        out[none] = np.nan if nodata is None else nodata
-        return out
-    t = np.zeros(n.shape, np.int64)
-    for q, v in zip(quads, vq, strict=True):
-        t += np.where(v, q, 0)
     out = ((2 * t + n) // np.maximum(2 * n, 1)).astype(a.dtype)
     return _nudge(out, none, nodata)
+
+
+def _sum4(a: np.ndarray) -> np.ndarray:
+    s = a[0::2] + a[1::2]
+    return s[:, 0::2] + s[:, 1::2]
+
+
+def _halve_float(a: np.ndarray, nodata: float | None) -> np.ndarray:
+    valid = ~np.isnan(a)
+    if nodata is not None:
+        valid &= a != nodata
+    if valid.all():
+        return ((a[0::2, 0::2] + a[1::2, 0::2]) + (a[0::2, 1::2] + a[1::2, 1::2])) * a.dtype.type(0.25)
+    n = _sum4(valid.astype(np.int64))
+    out = (_sum4(np.where(valid, a, 0).astype(np.float64)) / np.maximum(n, 1)).astype(a.dtype)
+    out[n == 0] = np.nan if nodata is None else nodata
+    return out
 
 
 def _nudge(out: np.ndarray, none: np.ndarray | None, nodata: float | None) -> np.ndarray:
