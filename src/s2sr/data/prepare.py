@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from affine import Affine
@@ -28,6 +30,7 @@ from s2sr.data.coregister import (
     margin_lr,
     pick_windows,
 )
+from s2sr.data.extract import chunks, extract_all
 from s2sr.data.footprint import PatchRecord, write_footprint
 from s2sr.data.harmonise import Harmonisation, estimate_harmonisation
 from s2sr.data.manifest import (
@@ -51,7 +54,6 @@ from s2sr.data.sampling import (
     limit_patches,
     measure_valid,
     place_patches,
-    reject_reason,
 )
 from s2sr.data.sources import dataset_resolution, open_scene, scene_lr_res_m
 from s2sr.data.store import SPLITS, StoreWriter
@@ -63,8 +65,9 @@ from s2sr.sensor import SensorModel
 log = logging.getLogger(__name__)
 
 
-def prepare(cfg: PrepareConfig) -> PrepareResult:
-    """Build the patch store, ``footprint.geojson`` and ``prepare.json`` in ``cfg.out``."""
+def prepare(cfg: PrepareConfig, dask: str | None = None) -> PrepareResult:
+    """Build the patch store, ``footprint.geojson`` and ``prepare.json`` in ``cfg.out``; with ``dask``
+    (a scheduler address or ``local:N``) the patches are cut on that cluster (same store)."""
     out = Path(cfg.out)
     check_dir_target(out)
     if out.exists() and not cfg.overwrite:
@@ -85,10 +88,16 @@ def prepare(cfg: PrepareConfig) -> PrepareResult:
                                               "lr_res_m": r, "kind": pair.kind}))
     limit_patches([b for bs in blocks.values() for b in bs], cfg.max_patches, rng)
     bands = pairs[0].band_names
-    with atomic_dir(out, overwrite=True) as tmp:
+    with ExitStack() as stack:
+        client = None
+        if dask:
+            from s2sr.cluster import dask_client  # distributed: only for --dask
+
+            client = stack.enter_context(dask_client(dask))
+        tmp = stack.enter_context(atomic_dir(out, overwrite=True))
         writers = {s: StoreWriter(tmp, s, bands, cfg.patch_size, cfg.scale) for s in SPLITS}
         try:
-            patches, rejects = _sample(pairs, blocks, shifts, harms, cfg, sensor, writers)
+            patches, rejects = _sample(pairs, blocks, shifts, harms, cfg, sensor, writers, client)
         finally:
             for w in writers.values():
                 w.close()
@@ -199,37 +208,25 @@ def _plan(pair: Pair, cfg: PrepareConfig, sensor: SensorModel, shift: tuple[floa
 def _sample(
     pairs: list[Pair], blocks: dict[int, list[Block]], shifts: dict[int, tuple[float, float]],
     harms: dict[int, Harmonisation], cfg: PrepareConfig, sensor: SensorModel, writers: dict[str, StoreWriter],
+    client: Any = None,
 ) -> tuple[list[PatchRecord], dict[str, int]]:
-    """Read block by block, reject bad patches, append the rest to their split."""
-    p, s = cfg.patch_size, cfg.scale
+    """Read block by block (here, or on the Dask cluster of ``client``), reject bad patches, append the
+    rest to their split in block order."""
+    p = cfg.patch_size
     rejects: Counter[str] = Counter({r: 0 for r in REJECT_REASONS})
     records: list[PatchRecord] = []
     total = sum(1 for bs in blocks.values() for b in bs if b.patches)
+    todo = chunks(pairs, blocks, shifts, harms, cfg, sensor)
     with tqdm(total=total, desc="prepare: sampling", unit="block", disable=None) as bar:
-        for pair in pairs:
-            with lr_reader(pair, sensor) as lr, hr_reader(pair, shifts[pair.index]) as hr:
-                for b in blocks[pair.index]:
-                    if not b.patches:
-                        continue
-                    lr_data, lr_ok = lr.read(b.window)
-                    hr_data, hr_ok = hr.read(b.window)
-                    hr_data = harms[pair.index].apply(hr_data)
-                    r0, c0 = int(b.window.row_off), int(b.window.col_off)
-                    for row, col in b.patches:
-                        i, j = row - r0, col - c0
-                        lp, lo = lr_data[:, i:i + p, j:j + p], lr_ok[i:i + p, j:j + p]
-                        hp = hr_data[:, i * s:(i + p) * s, j * s:(j + p) * s]
-                        ho = hr_ok[i * s:(i + p) * s, j * s:(j + p) * s]
-                        why = reject_reason(lp, lo, ho, cfg)
-                        if why:
-                            rejects[why] += 1
-                            continue
-                        rec = PatchRecord(len(records), pair.index, b.split,
-                                          _patch_bounds(pair, row, col, p))
-                        writers[b.split].add(lp, hp, {"id": rec.id, "pair": pair.index, "lr_row": row, "lr_col": col,
-                                                      **dict(zip(("left", "bottom", "right", "top"), rec.bounds, strict=True))})
-                        records.append(rec)
-                    bar.update(1)
+        for chunk, got in extract_all(todo, client):
+            pair = chunk.pair
+            for row, col, split, lp, hp in got.patches:
+                rec = PatchRecord(len(records), pair.index, split, _patch_bounds(pair, row, col, p))
+                writers[split].add(lp, hp, {"id": rec.id, "pair": pair.index, "lr_row": row, "lr_col": col,
+                                            **dict(zip(("left", "bottom", "right", "top"), rec.bounds, strict=True))})
+                records.append(rec)
+            rejects.update(got.rejects)
+            bar.update(got.blocks)
     return records, dict(rejects)
 
 

@@ -197,7 +197,7 @@ def _run(lm: LoadedModel, src: Path, dst: Path, opts: ApplyConfig, info: RasterI
     out.load(opts.resume)
     client = None
     if opts.dask:  # connect before creating the partial output: an unreachable scheduler writes nothing
-        from s2sr.infer.dask_runner import dask_client  # distributed: only for --dask
+        from s2sr.cluster import dask_client  # distributed: only for --dask
 
         client = stack.enter_context(dask_client(opts.dask))
     sink = out.open()

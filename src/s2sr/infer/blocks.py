@@ -127,11 +127,11 @@ def halve(a: np.ndarray, nodata: float | None) -> np.ndarray:
         return _halve_float(a, nodata)
     if nodata is None or not (a == a.dtype.type(nodata)).any():
         wide = np.uint32 if a.dtype.itemsize <= 2 and np.issubdtype(a.dtype, np.unsignedinteger) else np.int64
-        s = a[0::2].astype(wide)
+        s: np.ndarray = a[0::2].astype(wide)
         s += a[1::2]
         s = s[:, 0::2] + s[:, 1::2]
         s += 2
-        s //= 4
+        np.floor_divide(s, 4, out=s)
         return _nudge(s.astype(a.dtype), None, nodata)
     valid = a != a.dtype.type(nodata)
     n, t = _sum4(valid.astype(np.int64)), _sum4(np.where(valid, a, 0).astype(np.int64))

@@ -19,11 +19,9 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from s2sr.errors import ConfigError
 from s2sr.infer.sink import PieceSink, TileParts, tile_parts
 from s2sr.infer.tilework import TileJob, predict_tile, read_tile
 from s2sr.infer.tiling import Tile
@@ -55,40 +53,6 @@ def dask_tile(model: dict[str, Any], key: str, precision: str, job: TileJob, spe
     with open_raster(job.src) as ds:
         tin = read_tile(ds, job, t)
     return tile_parts(job.plan, spec, len(job.bands), predict_tile(predictor, job, tin))
-
-
-@contextmanager
-def dask_client(address: str) -> Iterator[Any]:
-    """A connected :class:`distributed.Client` for ``address``, closed (with its local cluster) on exit."""
-    client, cluster = connect(address)
-    try:
-        yield client
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-
-
-def connect(address: str) -> tuple[Any, Any]:
-    """(client, cluster or None) for ``address``; the connect timeout is Dask's own
-    ``distributed.comm.timeouts.connect`` setting (e.g. ``DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=5s``)."""
-    import dask.config
-    from distributed import Client, LocalCluster
-
-    if address.startswith("local:"):
-        try:
-            n = int(address.split(":", 1)[1])
-        except ValueError:
-            n = 0
-        if n < 1:
-            raise ConfigError(f"--dask {address!r}: expected local:N with N >= 1 workers, e.g. local:2")
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
-        return Client(cluster), cluster
-    try:
-        return Client(address, timeout=dask.config.get("distributed.comm.timeouts.connect")), None
-    except OSError as e:
-        raise ConfigError(f"--dask {address!r}: cannot reach the scheduler ({e}); check the address") from None
 
 
 def run_dask(client: Any, job: TileJob, tiles: Iterable[Tile], model: dict[str, Any], model_key: str,
