@@ -9,7 +9,7 @@ x4, default tile/threads/codec unless said otherwise):
 - ``s2sr apply`` end to end on the same scene: stream, COG assembly, scratch bytes, COG bytes, each as a
   ratio to model-only; codecs (ZSTD, DEFLATE) and thread splits for the light model;
 - a tile sweep for equisr (its 42 px receptive field makes the tile size matter);
-- peak RSS (fresh subprocess, ``ru_maxrss``) at 8k and 16k output;
+- peak RSS (fresh subprocess, ``VmHWM``) at 8k and 16k output;
 - Dask with 2 workers x 1 thread against the local run (time and bytes);
 - with ``--before OLD_SRC`` (a ``src`` folder of an older s2sr): that version on the same scene;
 - an extrapolation to a 72k x 72k x 4 output.
@@ -187,14 +187,17 @@ def bench_tiles(tmp: Path, scene: Path, n: int, tiles: list[int]) -> list[dict[s
     return rows
 
 
+# peak RSS of the child itself: VmHWM (ru_maxrss of a child started by fork + exec starts at the parent's
+# peak, which made every size in earlier versions of this benchmark read the same)
+HWM = 'int([v for v in open("/proc/self/status") if v.startswith("VmHWM")][0].split()[1]) / 1024'
 RSS_CHILD = """
-import resource, sys, json
+import sys, json
 from pathlib import Path
 sys.path.insert(0, {bench_dir!r})
 from apply import bundle
 from s2sr.infer.apply import ApplyConfig, apply_model
 r = apply_model(bundle({arch!r}), Path({src!r}), Path({dst!r}), ApplyConfig(precision="bf16", progress=False))
-print(json.dumps({{"maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "total_s": r.seconds,
+print(json.dumps({{"peak_rss_mb": {hwm}, "total_s": r.seconds,
                   "stream_s": r.stream_seconds, "cog_s": r.cog_seconds, "out_w": r.width, "out_h": r.height,
                   "scratch_bytes": r.scratch_bytes, "cog_bytes": r.cog_bytes}}))
 """
@@ -206,7 +209,7 @@ def bench_rss(tmp: Path, sizes: list[int], arch: str = "light") -> list[dict[str
         lr = out_size // 4
         src = make_scene(tmp / f"rss{lr}.tif", lr, seed=1)
         dst = tmp / f"rss{lr}_sr.tif"
-        code = RSS_CHILD.format(bench_dir=str(HERE), arch=arch, src=str(src), dst=str(dst))
+        code = RSS_CHILD.format(bench_dir=str(HERE), arch=arch, src=str(src), dst=str(dst), hwm=HWM)
         p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         row = json.loads(p.stdout.strip().splitlines()[-1])
         rows.append({"arch": arch, **{k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()}})
@@ -234,7 +237,7 @@ def bench_dask(tmp: Path, scene: Path, n: int) -> dict[str, Any]:
 
 
 BEFORE_CHILD = """
-import resource, sys, json, os, threading, time
+import sys, json, os, threading, time
 sys.path.insert(0, {old_src!r})
 from pathlib import Path
 import numpy as np, torch
@@ -261,7 +264,7 @@ def watch():
 th = threading.Thread(target=watch, daemon=True); th.start()
 r = apply_model(bundle("light"), Path({src!r}), Path({dst!r}), ApplyConfig(precision="bf16", progress=False))
 stop.set(); th.join()
-print(json.dumps({{"maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "total_s": r.seconds,
+print(json.dumps({{"peak_rss_mb": {hwm}, "total_s": r.seconds,
                   "stream_s": r.stream_seconds, "cog_s": r.cog_seconds, "scratch_bytes": peak["partial"],
                   "cog_bytes": os.path.getsize({dst!r})}}))
 """
@@ -270,7 +273,7 @@ print(json.dumps({{"maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxr
 def bench_before(tmp: Path, scene: Path, old_src: Path, mo: float) -> dict[str, Any]:
     """The older pipeline (its own defaults: tile 128, DEFLATE via GDAL's COG driver), light bf16."""
     dst = tmp / "before.tif"
-    code = BEFORE_CHILD.format(old_src=str(old_src), src=str(scene), dst=str(dst))
+    code = BEFORE_CHILD.format(old_src=str(old_src), src=str(scene), dst=str(dst), hwm=HWM)
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     row = json.loads(p.stdout.strip().splitlines()[-1])
     dst.unlink()

@@ -56,7 +56,7 @@ def test_thread_splits_give_the_same_bytes(make_raster, tiny_conv, tmp_path, mon
         outs.append(tmp_path / f"o{i}.tif")
         res = apply_model(tiny_conv, src, outs[-1], ApplyConfig(tile=32, overlap=8, **opts, **Q))
         assert res.budget is not None and res.budget.model_threads == 1
-    monkeypatch.setattr(apply_mod, "plan_budget", lambda *a: Budget(3, 1, 1, 2, 3))
+    monkeypatch.setattr(apply_mod, "plan_budget", lambda *a, **k: Budget(3, 1, 1, 2, 3))
     outs.append(tmp_path / "gpu_style.tif")
     apply_model(tiny_conv, src, outs[-1], ApplyConfig(tile=32, overlap=8, **Q))
     ref = outs[0].read_bytes()
@@ -122,6 +122,7 @@ def test_thread_budget_defaults_and_errors():
     assert plan_budget(threads=4) == Budget(4, 4, 1, 0, 1)
     assert plan_budget(threads=4, workers=2) == Budget(4, 2, 2, 0, 1)
     assert plan_budget(threads=2, device="cuda") == Budget(2, 1, 1, 1, 4)
+    assert plan_budget(threads=4, tiles=1) == Budget(4, 1, 4, 0, 1)  # one tile: all threads in its model
     assert plan_budget().threads == usable_cores()
     with pytest.raises(ConfigError, match="--threads 0: must be at least 1"):
         ApplyConfig(threads=0)

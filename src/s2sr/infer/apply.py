@@ -247,7 +247,7 @@ def _compute(lm: LoadedModel, job: TileJob, todo: Iterator[Tile], n_todo: int, s
             return None
         from s2sr.infer.local import run_local
 
-        budget = plan_budget(opts.threads, opts.workers, opts.batch, opts.device)
+        budget = plan_budget(opts.threads, opts.workers, opts.batch, opts.device, n_todo)
         with _torch_threads():
             predictor = _timed(lm.predictor(opts.precision, budget.model_threads), counts)
             run_local(job, todo, predictor, sink, on_tile, opts.queue_depth, budget.workers, budget.post,

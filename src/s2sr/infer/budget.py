@@ -36,8 +36,9 @@ class Budget:
 
 
 def plan_budget(threads: int | None = None, workers: int | None = None, batch: int | None = None,
-                device: str = "cpu") -> Budget:
-    """The split of ``threads`` (default: all usable cores) for ``device``."""
+                device: str = "cpu", tiles: int | None = None) -> Budget:
+    """The split of ``threads`` (default: all usable cores) for ``device``; with fewer ``tiles`` to
+    compute than threads, fewer workers with more model threads each (no idle core on a small window)."""
     for name, v in (("--threads", threads), ("--workers", workers), ("--batch", batch)):
         if v is not None and v < 1:
             raise ConfigError(f"{name} {v}: must be at least 1")
@@ -45,5 +46,5 @@ def plan_budget(threads: int | None = None, workers: int | None = None, batch: i
     if device.startswith("cuda"):
         w = workers or 1
         return Budget(total, w, 1, max(1, total - w), batch or 4)
-    w = min(workers or total, total)
+    w = min(workers or min(total, max(1, tiles or total)), total)
     return Budget(total, w, max(1, total // w), 0, batch or 1)
