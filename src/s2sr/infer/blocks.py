@@ -118,14 +118,15 @@ def piece_counts(plan: TilePlan, grid: BlockGrid) -> tuple[np.ndarray, np.ndarra
     return y, x
 
 
-def halve(a: np.ndarray, nodata: float | None) -> np.ndarray:
-    """2x2 mean of a (h, w, C) array, ignoring nodata (and NaN) samples; odd edges count once."""
+def halve(a: np.ndarray, nodata: float | None, masked: bool = True) -> np.ndarray:
+    """2x2 mean of a (h, w, C) array, ignoring nodata (and NaN) samples; odd edges count once.
+    ``masked=False``: the caller knows there is no nodata sample (no check)."""
     h, w = a.shape[:2]
     if h % 2 or w % 2:
         a = np.pad(a, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
     if np.issubdtype(a.dtype, np.floating):
-        return _halve_float(a, nodata)
-    if nodata is None or not (a == a.dtype.type(nodata)).any():
+        return _halve_float(a, nodata, masked)
+    if nodata is None or not masked or not (a == a.dtype.type(nodata)).any():
         wide = np.uint32 if a.dtype.itemsize <= 2 and np.issubdtype(a.dtype, np.unsignedinteger) else np.int64
         s: np.ndarray = a[0::2].astype(wide)
         s += a[1::2]
@@ -145,11 +146,11 @@ def _sum4(a: np.ndarray) -> np.ndarray:
     return s[:, 0::2] + s[:, 1::2]
 
 
-def _halve_float(a: np.ndarray, nodata: float | None) -> np.ndarray:
-    valid = ~np.isnan(a)
-    if nodata is not None:
+def _halve_float(a: np.ndarray, nodata: float | None, masked: bool) -> np.ndarray:
+    valid = ~np.isnan(a) if masked else None
+    if valid is not None and nodata is not None:
         valid &= a != nodata
-    if valid.all():
+    if valid is None or valid.all():
         return ((a[0::2, 0::2] + a[1::2, 0::2]) + (a[0::2, 1::2] + a[1::2, 1::2])) * a.dtype.type(0.25)
     n = _sum4(valid.astype(np.int64))
     out = (_sum4(np.where(valid, a, 0).astype(np.float64)) / np.maximum(n, 1)).astype(a.dtype)
@@ -176,6 +177,7 @@ def _nudge(out: np.ndarray, none: np.ndarray | None, nodata: float | None) -> np
 class _Open:
     data: np.ndarray  # (block, block, C)
     need: int  # pieces (level 0) or child blocks (overviews) still to come
+    clean: bool = True  # no nodata pixel pasted (halving then needs no mask)
 
 
 @dataclass
@@ -201,22 +203,46 @@ class Pyramid:
             return int(self.counts[0][bi] * self.counts[1][bj])
         return len(self.grid.children(level, bi, bj))
 
-    def _paste(self, level: int, bi: int, bj: int, r0: int, c0: int, part: np.ndarray) -> _Open | None:
-        """Paste ``part`` (h, w, C) at (r0, c0) inside a block (lock held); return the block when full."""
+    def _paste(self, level: int, bi: int, bj: int, r0: int, c0: int, part: np.ndarray,
+               valid: np.ndarray | None = None, clean: bool = True) -> _Open | None:
+        """Paste ``part`` (h, w, C; output values, or rounded floats cast here) at (r0, c0) inside a
+        block (lock held), nodata where ``valid`` is False; return the block when it is full."""
         bid = self.grid.id(level, bi, bj)
         ob = self.open.get(bid)
         if ob is None:
             ob = self.open[bid] = _Open(self.grid.new_block(), self._need(level, bi, bj))
             self.peak_open = max(self.peak_open, len(self.open))
-        ob.data[r0:r0 + part.shape[0], c0:c0 + part.shape[1]] = part
+        dst = ob.data[r0:r0 + part.shape[0], c0:c0 + part.shape[1]]
+        dst[...] = part
+        if part.dtype != dst.dtype:
+            self._nudge(dst, part, valid)
+        if valid is not None:
+            dst[~valid] = self.grid.fill if self.grid.nodata is not None else np.nan
+        ob.clean &= clean and valid is None
         ob.need -= 1
         if ob.need == 0:
             del self.open[bid]
             return ob
         return None
 
-    def put(self, row: int, col: int, piece: np.ndarray) -> None:
-        """Paste a finished piece (C, h, w) of the output at fine-grid (row, col)."""
+    def _nudge(self, dst: np.ndarray, part: np.ndarray, valid: np.ndarray | None) -> None:
+        """A valid pixel cast onto the nodata value moves one unit away (as :func:`~s2sr.io.values.to_output`)."""
+        g = self.grid
+        if g.nodata is None or np.issubdtype(dst.dtype, np.floating):
+            return
+        nd = dst.dtype.type(g.nodata)
+        if not part.min() <= nd <= part.max():  # usual case: nothing to check pixel by pixel
+            return
+        hit = dst == nd
+        if valid is not None:
+            hit &= valid[..., None]
+        if hit.any():
+            dst[hit] = nd + 1 if nd < np.iinfo(dst.dtype).max else nd - 1
+
+    def put(self, row: int, col: int, piece: np.ndarray, valid: np.ndarray | None = None) -> None:
+        """Paste a finished piece (C, h, w) of the output at fine-grid (row, col): output values, or
+        floats already clipped and rounded to the output's integer range (cast here), with its
+        fine-grid ``valid`` mask (None: all valid)."""
         b = self.grid.block
         hwc = np.moveaxis(piece, 0, -1)
         h, w = hwc.shape[:2]
@@ -228,27 +254,29 @@ class Pyramid:
                     if self.grid.id(0, bi, bj) in self.stored:
                         continue
                     c0, c1 = max(col, bj * b), min(col + w, (bj + 1) * b)
-                    ob = self._paste(0, bi, bj, r0 - bi * b, c0 - bj * b, hwc[r0 - row:r1 - row, c0 - col:c1 - col])
+                    v = None if valid is None else valid[r0 - row:r1 - row, c0 - col:c1 - col]
+                    ob = self._paste(0, bi, bj, r0 - bi * b, c0 - bj * b, hwc[r0 - row:r1 - row, c0 - col:c1 - col],
+                                     v if v is None or not v.all() else None)
                     if ob is not None:
                         full.append((bi, bj, ob))
         for bi, bj, ob in full:
-            self._finish(0, bi, bj, ob.data)
+            self._finish(0, bi, bj, ob)
 
-    def _finish(self, level: int, bi: int, bj: int, data: np.ndarray) -> None:
+    def _finish(self, level: int, bi: int, bj: int, ob: _Open) -> None:
         """Encode a full block, hand it on, and feed its halved copy to its parent (no lock held)."""
-        self.emit(self.grid.id(level, bi, bj), encode_tile(data, self.codec))
-        self._feed(level, bi, bj, data)
+        self.emit(self.grid.id(level, bi, bj), encode_tile(ob.data, self.codec))
+        self._feed(level, bi, bj, ob.data, ob.clean)
 
-    def _feed(self, level: int, bi: int, bj: int, data: np.ndarray) -> None:
+    def _feed(self, level: int, bi: int, bj: int, data: np.ndarray, clean: bool = False) -> None:
         if level + 1 >= self.grid.n_levels:
             return
         rows, cols = self.grid.extent(level, bi, bj)
-        half = halve(data[:rows, :cols], self.grid.nodata)
+        half = halve(data[:rows, :cols], self.grid.nodata, masked=not clean)
         hb = self.grid.block // 2
         with self.lock:
-            ob = self._paste(level + 1, bi // 2, bj // 2, (bi % 2) * hb, (bj % 2) * hb, half)
+            ob = self._paste(level + 1, bi // 2, bj // 2, (bi % 2) * hb, (bj % 2) * hb, half, clean=clean)
         if ob is not None:
-            self._finish(level + 1, bi // 2, bj // 2, ob.data)
+            self._finish(level + 1, bi // 2, bj // 2, ob)
 
     def prefill(self) -> None:
         """Resume: feed the blocks a previous run stored into parents it did not finish (decoded

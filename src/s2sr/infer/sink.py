@@ -56,24 +56,35 @@ class TileParts:
 
     tile: Tile
     skipped: bool  # the tile's support was all nodata (the model did not run)
-    final: list[tuple[int, np.ndarray]]  # piece index, (C, h, w) output values
+    final: list[tuple[int, np.ndarray, np.ndarray | None]]  # piece index, (C, h, w) values, fine valid
     zones: list[tuple[int, np.ndarray | None, np.ndarray]]  # piece index, weighted float32, LR valid
 
 
-def finish_piece(data: np.ndarray | None, valid: np.ndarray, scale: int, count: int,
-                 spec: OutputSpec) -> np.ndarray:
-    """Output values of a piece from its (summed) float values and its LR validity."""
+def finish_piece(data: np.ndarray | None, valid: np.ndarray, scale: int, count: int, spec: OutputSpec,
+                 convert: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """A piece from its (summed) float values and its LR validity: with ``convert``, its output values
+    (:func:`~s2sr.io.values.to_output`) and None; without, its values clipped and rounded in place
+    for an integer output, and its fine-grid validity (None: all valid), for the pyramid to cast
+    and mask while it pastes them (one pass less over the pixels)."""
     h, w = valid.shape[0] * scale, valid.shape[1] * scale
     fine_valid = None if valid.all() else np.repeat(np.repeat(valid, scale, axis=0), scale, axis=1)
     if data is None:
         data = np.zeros((count, h, w), np.float32)
         fine_valid = np.zeros((h, w), bool)
-    return to_output(data, fine_valid, spec)
+    if convert:
+        return to_output(data, fine_valid, spec), None
+    dt = np.dtype(spec.dtype)
+    if np.issubdtype(dt, np.integer):
+        info = np.iinfo(dt)
+        np.clip(data, info.min, info.max, out=data)  # then rint: the same as rint then clip (integer bounds)
+        np.rint(data, out=data)
+    return data, fine_valid
 
 
 def tile_parts(plan: TilePlan, spec: OutputSpec, count: int, res: TileResult,
-               skip: Container[int] = ()) -> TileParts:
-    """Split a tile result into its pieces (those not in ``skip``), weighted or finished."""
+               skip: Container[int] = (), convert: bool = True) -> TileParts:
+    """Split a tile result into its pieces (those not in ``skip``), weighted or finished (see
+    :func:`finish_piece` for ``convert``; without it, ``res.data`` is rounded in place)."""
     s = plan.scale
     fp = plan.support(res.tile)
     parts = TileParts(res.tile, res.data is None, [], [])
@@ -86,7 +97,7 @@ def tile_parts(plan: TilePlan, spec: OutputSpec, count: int, res: TileResult,
         valid = res.valid[r0:r0 + h, c0:c0 + wd]
         data = None if res.data is None else res.data[:, r0 * s:(r0 + h) * s, c0 * s:(c0 + wd) * s]
         if len(plan.pieces[idx].tiles) == 1:  # blend weight 1: final as predicted
-            parts.final.append((idx, finish_piece(data, valid, s, count, spec)))
+            parts.final.append((idx, *finish_piece(data, valid, s, count, spec, convert)))
             continue
         if data is not None:  # a zone: weight this tile's contribution (a new array, not a view)
             wy = plan.y.weights(res.tile[0], s)[r0 * s:(r0 + h) * s]
@@ -126,16 +137,16 @@ class PieceSink:
 
     def add(self, res: TileResult) -> TileParts:
         """Split ``res`` into pieces here, then :meth:`add_parts`."""
-        parts = tile_parts(self.plan, self.spec, self.count, res, self.done)
+        parts = tile_parts(self.plan, self.spec, self.count, res, self.done, convert=False)
         self.add_parts(parts)
         return parts
 
     def add_parts(self, parts: TileParts) -> None:
         s = self.plan.scale
-        for idx, values in parts.final:
+        for idx, values, valid in parts.final:
             if idx not in self.done:
                 w = self.plan.pieces[idx].window()
-                self.pyramid.put(int(w.row_off) * s, int(w.col_off) * s, values)
+                self.pyramid.put(int(w.row_off) * s, int(w.col_off) * s, values, valid)
         for idx, data, valid in parts.zones:
             if idx in self.done:
                 continue
@@ -156,8 +167,8 @@ class PieceSink:
             if d is not None:
                 total = d if total is None else total + d
         w, s = self.plan.pieces[idx].window(), self.plan.scale
-        values = finish_piece(total, got[min(got)][1], s, self.count, self.spec)
-        self.pyramid.put(int(w.row_off) * s, int(w.col_off) * s, values)
+        values, valid = finish_piece(total, got[min(got)][1], s, self.count, self.spec, convert=False)
+        self.pyramid.put(int(w.row_off) * s, int(w.col_off) * s, values, valid)
 
     def sync(self) -> None:
         """fsync the blocks written so far, then journal them."""
