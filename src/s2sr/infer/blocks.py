@@ -206,23 +206,27 @@ class Pyramid:
     def _paste(self, level: int, bi: int, bj: int, r0: int, c0: int, part: np.ndarray,
                valid: np.ndarray | None = None, clean: bool = True) -> _Open | None:
         """Paste ``part`` (h, w, C; output values, or rounded floats cast here) at (r0, c0) inside a
-        block (lock held), nodata where ``valid`` is False; return the block when it is full."""
+        block, nodata where ``valid`` is False; return the block when it is full. Only the block's
+        bookkeeping is locked: pieces never overlap, so their pixels are copied in parallel, and a
+        block is full only after the last copy into it has finished."""
         bid = self.grid.id(level, bi, bj)
-        ob = self.open.get(bid)
-        if ob is None:
-            ob = self.open[bid] = _Open(self.grid.new_block(), self._need(level, bi, bj))
-            self.peak_open = max(self.peak_open, len(self.open))
+        with self.lock:
+            ob = self.open.get(bid)
+            if ob is None:
+                ob = self.open[bid] = _Open(self.grid.new_block(), self._need(level, bi, bj))
+                self.peak_open = max(self.peak_open, len(self.open))
         dst = ob.data[r0:r0 + part.shape[0], c0:c0 + part.shape[1]]
         dst[...] = part
         if part.dtype != dst.dtype:
             self._nudge(dst, part, valid)
         if valid is not None:
             dst[~valid] = self.grid.fill if self.grid.nodata is not None else np.nan
-        ob.clean &= clean and valid is None
-        ob.need -= 1
-        if ob.need == 0:
-            del self.open[bid]
-            return ob
+        with self.lock:
+            ob.clean &= clean and valid is None
+            ob.need -= 1
+            if ob.need == 0:
+                del self.open[bid]
+                return ob
         return None
 
     def _nudge(self, dst: np.ndarray, part: np.ndarray, valid: np.ndarray | None) -> None:
@@ -247,18 +251,17 @@ class Pyramid:
         hwc = np.moveaxis(piece, 0, -1)
         h, w = hwc.shape[:2]
         full = []
-        with self.lock:
-            for bi in range(row // b, (row + h - 1) // b + 1):
-                r0, r1 = max(row, bi * b), min(row + h, (bi + 1) * b)
-                for bj in range(col // b, (col + w - 1) // b + 1):
-                    if self.grid.id(0, bi, bj) in self.stored:
-                        continue
-                    c0, c1 = max(col, bj * b), min(col + w, (bj + 1) * b)
-                    v = None if valid is None else valid[r0 - row:r1 - row, c0 - col:c1 - col]
-                    ob = self._paste(0, bi, bj, r0 - bi * b, c0 - bj * b, hwc[r0 - row:r1 - row, c0 - col:c1 - col],
-                                     v if v is None or not v.all() else None)
-                    if ob is not None:
-                        full.append((bi, bj, ob))
+        for bi in range(row // b, (row + h - 1) // b + 1):
+            r0, r1 = max(row, bi * b), min(row + h, (bi + 1) * b)
+            for bj in range(col // b, (col + w - 1) // b + 1):
+                if self.grid.id(0, bi, bj) in self.stored:
+                    continue
+                c0, c1 = max(col, bj * b), min(col + w, (bj + 1) * b)
+                v = None if valid is None else valid[r0 - row:r1 - row, c0 - col:c1 - col]
+                ob = self._paste(0, bi, bj, r0 - bi * b, c0 - bj * b, hwc[r0 - row:r1 - row, c0 - col:c1 - col],
+                                 v if v is None or not v.all() else None)
+                if ob is not None:
+                    full.append((bi, bj, ob))
         for bi, bj, ob in full:
             self._finish(0, bi, bj, ob)
 
@@ -273,8 +276,7 @@ class Pyramid:
         rows, cols = self.grid.extent(level, bi, bj)
         half = halve(data[:rows, :cols], self.grid.nodata, masked=not clean)
         hb = self.grid.block // 2
-        with self.lock:
-            ob = self._paste(level + 1, bi // 2, bj // 2, (bi % 2) * hb, (bj % 2) * hb, half, clean=clean)
+        ob = self._paste(level + 1, bi // 2, bj // 2, (bi % 2) * hb, (bj % 2) * hb, half, clean=clean)
         if ob is not None:
             self._finish(level + 1, bi // 2, bj // 2, ob)
 
