@@ -42,7 +42,7 @@ def test_disk_full_in_the_cog_step_is_one_line_and_resume_finishes(make_raster, 
     assert cli(argv) == 2
     assert _err(capsys) == msg
     left = sorted(p.name for p in disk.iterdir())
-    assert left == [".sr.tif.partial.jsonl", ".sr.tif.partial.tif", "filler"]  # the resume state, nothing else
+    assert left == [".sr.tif.partial.blocks", ".sr.tif.partial.jsonl", "filler"]  # the resume state, nothing else
     assert cli([*argv, "--resume"]) == 2
     assert _err(capsys) == msg
     filler.unlink()
