@@ -32,8 +32,11 @@ from s2sr.evaluate.stratify import (
     stratum_names,
     tile_density,
 )
+from s2sr.infer.uncertainty import uncertainty_path
 from s2sr.io.atomic import atomic_dir
 from s2sr.io.raster import parse_bands, read_info, read_pixels, valid_mask
+from s2sr.uncertainty.scores import FILE_LEVEL, unc_document, unc_scoring
+from s2sr.uncertainty.section import head_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from s2sr.bundle import ModelBundle
@@ -53,6 +56,7 @@ class EvalResult:
     pixels: int
     strata: list[dict[str, Any]] = field(default_factory=list)
     opensr: dict[str, dict[str, float]] = field(default_factory=dict)
+    uncertainty: dict[str, Any] | None = None  # coverage and rank correlation (models with a head)
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -94,18 +98,26 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
         lr_name, hr_name = (cfg.wald, cfg.wald) if cfg.wald is not None else (lr_path, hr_path)
         try:
             # checked above (Wald mode feeds the model an image degraded by its scale on purpose)
-            sr_path = super_resolve(bundle, Path(lr_path), tmp / "sr.tif", lr_b, cfg.progress, input_check="skip")
+            head = head_of(bundle)
+            sr_path = super_resolve(bundle, Path(lr_path), tmp / "sr.tif", lr_b, cfg.progress, input_check="skip",
+                                    uncertainty=FILE_LEVEL if head is not None else None)
             scene.open_sr(sr_path)
             L = _data_range(scene, cfg, hr_name)
             tiles = _limit(plan_tiles(scene, cfg.tile, areas), cfg)
             if not tiles:
                 raise InputError(f"{cfg.split_from or lr_name}: no tile to score (no test patch overlaps the LR image); check --split-from")
+            unc = None
+            if head is not None:
+                scene.open_unc(uncertainty_path(sr_path))
+                unc = unc_scoring(head, tiles, len(lr_b))
             mean_l = float(np.mean(L))
             records = score_scene(scene, tiles, bundle.sensor, L, cfg.change_tol * mean_l,
-                                  mean_l, areas, cfg.progress)
+                                  mean_l, areas, cfg.progress, unc)
             if not records:
                 raise InputError(f"{lr_name}: no valid pixel to score (nodata everywhere or outside the test split)")
             doc = _document(cfg, bundle, L, records)
+            if head is not None:
+                doc["uncertainty"] = unc_document(head, records)
             if cfg.opensr:
                 _add_opensr(doc, score_opensr(scene, areas, cfg.opensr_max_pixels, cfg.reflectance_scale))
             doc["reference_alignment"] = align.to_dict()
@@ -114,6 +126,7 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
             scene.close()
         if not cfg.keep_sr:
             (tmp / "sr.tif").unlink(missing_ok=True)
+            uncertainty_path(tmp / "sr.tif").unlink(missing_ok=True)
         (tmp / "metrics.json").write_text(json.dumps(_clean(doc), indent=2, allow_nan=False))
         write_report(tmp / "report.html", doc, crops, bundle.bands)
     out = Path(cfg.out)
@@ -121,7 +134,7 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
     opensr = {k: v["opensr"] for k, v in doc["methods"].items() if "opensr" in v}
     log.info("evaluation written to %s (%d pixels)", out, doc["pixels"])
     return EvalResult(out, out / "metrics.json", out / "report.html", out / "sr.tif" if cfg.keep_sr else None,
-                      methods, doc["pixels"], doc["strata"], opensr)
+                      methods, doc["pixels"], doc["strata"], opensr, doc.get("uncertainty"))
 
 
 def _add_opensr(doc: dict[str, Any], res: dict[str, Any]) -> None:

@@ -72,6 +72,9 @@ class ApplyConfig:
     # values/pixel size far from the model's training input: "refuse" (InputError), "warn"
     # (--no-input-check), or "skip" (the caller checked this image already; see infer/inputs.py)
     input_check: str = "refuse"
+    # also write <OUT stem>.uncertainty.tif: the half-width of the calibrated interval at this level
+    uncertainty: bool = False
+    uncertainty_level: float = 0.9
 
     def __post_init__(self) -> None:
         choices = {"precision": ("fp32", "bf16"), "backend": ("torch", "onnx"), "out_dtype": ("same", "float32"),
@@ -90,6 +93,8 @@ class ApplyConfig:
                                   "in input pixels with COL, ROW >= 0 and WIDTH, HEIGHT > 0; fix --window")
         if self.bbox is not None and not all(math.isfinite(v) for v in self.bbox):
             raise ConfigError(f"--bbox {self.bbox}: expects four finite numbers LEFT,BOTTOM,RIGHT,TOP; fix --bbox")
+        if not 0 < self.uncertainty_level < 1:
+            raise ConfigError(f"--uncertainty-level {100 * self.uncertainty_level:g}: choose a level in (0, 100) %, e.g. 90")
         if self.queue_depth < 1:
             raise ConfigError(f"queue_depth {self.queue_depth}: must be >= 1")
 
@@ -111,6 +116,7 @@ class ApplyResult:
     precision: str
     stream_seconds: float = 0.0  # tile streaming stage (read, model, blend, write)
     cog_seconds: float = 0.0  # final COG conversion (compression, overviews)
+    uncertainty_path: Path | None = None  # <OUT stem>.uncertainty.tif with --uncertainty
 
 
 @dataclass
@@ -135,13 +141,24 @@ def apply_model(
     if dst.is_dir():
         raise OutputError(f"{dst}: is a directory; pass an output file path such as {dst / 'sr.tif'}")
     model_path = model if isinstance(model, (str, os.PathLike)) else None
-    check_outputs([dst, *side_files(dst)], [("input", src), ("model", model_path)])
+    extra = []
+    if opts.uncertainty:
+        from s2sr.infer.uncertainty import uncertainty_path
+
+        extra = [uncertainty_path(dst), *side_files(uncertainty_path(dst))]
+    check_outputs([dst, *side_files(dst), *extra], [("input", src), ("model", model_path)])
     if dst.suffix.lower() not in (".tif", ".tiff"):
         raise ConfigError(f"{dst}: s2sr apply writes a Cloud Optimized GeoTIFF; name the output *.tif")
     lm = load_for_apply(model, opts.backend, opts.device)
+    if opts.uncertainty:
+        from s2sr.infer.uncertainty import check_request
+
+        check_request(lm, opts.uncertainty_level)
     t0 = time.perf_counter()
     info, bands = check_input(src, lm, opts.bands, opts.check_resolution, opts.input_check)
     remove_stale_temps(dst)  # the COG temporaries of a killed run (the partial output is kept for --resume)
+    if opts.uncertainty:
+        remove_stale_temps(extra[0])
     with ExitStack() as stack:
         if opts.backend == "onnx" and lm.onnx_path is None:
             from s2sr.infer.export import export_onnx  # onnx: only for this backend
@@ -178,56 +195,106 @@ def _run(lm: LoadedModel, src: Path, dst: Path, opts: ApplyConfig, info: RasterI
          t0: float, stack: ExitStack) -> ApplyResult:
     plan = _plan(lm, src, info, opts)
     spec = OutputSpec("float32" if opts.out_dtype == "float32" else info.dtype, info.nodata)
-    part_path, jpath = side_files(dst)
-    journal = Journal(jpath, _run_header(lm, src, plan, bands, spec, opts), dst, len(plan.pieces))
-    resumed = opts.resume and part_path.exists() and journal.load()
-    if opts.resume and not resumed:
-        log.info("--resume: no partial output for %s, starting from scratch", dst)
+    header, meta = _run_header(lm, src, plan, bands, spec, opts), _out_meta(lm, src, info, plan, opts)
     out_w, out_h = plan.out_size
     client = None
     if opts.dask:  # connect before creating the (scene-size) partial output: an unreachable scheduler writes nothing
         from s2sr.infer.dask_runner import dask_client  # distributed: only for --dask
 
         client = stack.enter_context(dask_client(opts.dask))
-    scratch = TiledScratch(part_path, out_w, out_h, len(bands), spec.dtype, report_as=dst)
-    if not resumed:
+    outs = [_Output.start(dst, header, plan, len(bands), spec, meta, opts.resume)]
+    head = None
+    if opts.uncertainty:  # a second output beside the first, fed by the same tiles (s2sr.infer.uncertainty)
+        from s2sr.infer.uncertainty import uncertainty_output
+
+        head, u_dst, u_header, u_meta = uncertainty_output(lm, dst, header, meta, opts.uncertainty_level)
         try:
-            scratch.create(nodata=spec.nodata, **_out_meta(lm, src, info, plan, opts))
-        except OutputError as e:  # nothing computed yet: nothing to resume (no --resume hint), nothing left
-            part_path.unlink(missing_ok=True)
-            raise OutputError(str(e)) from e
-    scratch.open()
-    journal.open(fresh=not resumed)
-    pieces_resumed = len(journal.done)
-    resumed_set = journal.done.copy()  # tiles are chosen lazily, against the pieces done before this run
-    n_todo = sum(1 for _ in plan.todo(resumed_set)) if pieces_resumed else plan.n_tiles
-    sink = PieceSink(plan, scratch, journal, spec)
+            outs.append(_Output.start(u_dst, u_header, plan, len(bands), spec, u_meta, opts.resume))
+        except BaseException:
+            outs[0].close()
+            raise
+    pieces_resumed = len(outs[0].journal.done)
+    # tiles are chosen lazily, against the pieces done (in every output) before this run
+    resumed_set = set.intersection(*(o.journal.done for o in outs))
+    n_todo = sum(1 for _ in plan.todo(resumed_set)) if resumed_set else plan.n_tiles
     counts = _Counts()
     job = TileJob(src, plan, bands, info.nodata, opts.edge, max(1, lm.receptive_field), lm.norm_mean)
     t1 = time.perf_counter()
     try:
         try:
-            _compute(lm, job, plan.todo(resumed_set), n_todo, sink, opts, counts, client)
+            _compute(lm, job, plan.todo(resumed_set), n_todo, _sink(outs, len(bands)), opts, counts, client, head)
         finally:
-            scratch.close()
-            journal.close()
+            for o in outs:
+                o.close()
     except InputError:  # a corrupt input block: nothing worth resuming, leave no partial output
-        for p in (part_path, jpath):
-            p.unlink(missing_ok=True)
+        for o in outs:
+            o.discard()
         raise
     t2 = time.perf_counter()
-    write_cog(part_path, dst, spec.dtype, opts.compress)
+    for o in outs:
+        o.finish(spec.dtype, opts.compress)
     t3 = time.perf_counter()
-    for p in (part_path, jpath):
-        p.unlink(missing_ok=True)
     secs = time.perf_counter() - t0
     log.info("wrote %s (%dx%d, %d tiles in %.1f s)", dst, out_w, out_h, n_todo, secs)
     return ApplyResult(dst, out_w, out_h, plan.n_tiles, n_todo, counts.skipped, pieces_resumed,
-                       secs, counts.model_s, opts.backend, opts.precision, t2 - t1, t3 - t2)
+                       secs, counts.model_s, opts.backend, opts.precision, t2 - t1, t3 - t2,
+                       outs[1].dst if len(outs) > 1 else None)
+
+
+@dataclass
+class _Output:
+    """One output file being streamed: its partial tiled GeoTIFF, resume journal and piece sink."""
+
+    dst: Path
+    journal: Journal
+    scratch: TiledScratch
+    sink: PieceSink
+
+    @classmethod
+    def start(cls, dst: Path, header: dict[str, Any], plan: TilePlan, count: int, spec: OutputSpec,
+              meta: dict[str, Any], resume: bool) -> _Output:
+        part_path, jpath = side_files(dst)
+        journal = Journal(jpath, header, dst, len(plan.pieces))
+        resumed = resume and part_path.exists() and journal.load()
+        if resume and not resumed:
+            log.info("--resume: no partial output for %s, starting from scratch", dst)
+        out_w, out_h = plan.out_size
+        scratch = TiledScratch(part_path, out_w, out_h, count, spec.dtype, report_as=dst)
+        if not resumed:
+            try:
+                scratch.create(nodata=spec.nodata, **meta)
+            except OutputError as e:  # nothing computed yet: nothing to resume (no --resume hint), nothing left
+                part_path.unlink(missing_ok=True)
+                raise OutputError(str(e)) from e
+        scratch.open()
+        journal.open(fresh=not resumed)
+        return cls(dst, journal, scratch, PieceSink(plan, scratch, journal, spec))
+
+    def close(self) -> None:
+        try:
+            self.scratch.close()
+        finally:
+            self.journal.close()
+
+    def discard(self) -> None:
+        for p in side_files(self.dst):
+            p.unlink(missing_ok=True)
+
+    def finish(self, dtype: str, compress: str) -> None:
+        write_cog(side_files(self.dst)[0], self.dst, dtype, compress)
+        self.discard()
+
+
+def _sink(outs: list[_Output], count: int) -> Any:
+    if len(outs) == 1:
+        return outs[0].sink
+    from s2sr.infer.uncertainty import TeeSink
+
+    return TeeSink(outs[0].sink, outs[1].sink, count)
 
 
 def _compute(lm: LoadedModel, job: TileJob, todo: Iterator[Tile], n_todo: int, sink: PieceSink,
-             opts: ApplyConfig, counts: _Counts, client: Any = None) -> None:
+             opts: ApplyConfig, counts: _Counts, client: Any = None, head: Any = None) -> None:
     bar = tqdm(total=n_todo, unit="tile", desc=f"s2sr apply {job.src.name}", disable=not opts.progress,
                dynamic_ncols=True)
 
@@ -239,12 +306,18 @@ def _compute(lm: LoadedModel, job: TileJob, todo: Iterator[Tile], n_todo: int, s
         if client is not None:
             from s2sr.infer.dask_runner import run_dask  # distributed: only for --dask
 
-            run_dask(client, job, todo, lm.as_dict(), lm.fingerprint, opts.precision, sink, on_tile)
+            run_dask(client, job, todo, lm.as_dict(), lm.fingerprint, opts.precision, sink, on_tile,
+                     opts.uncertainty_level if head is not None else None)
         else:
             from s2sr.infer.local import run_local
 
-            run_local(job, todo, _timed(lm.predictor(opts.precision, opts.threads), counts), sink, on_tile,
-                      opts.queue_depth)
+            predictor = lm.predictor(opts.precision, opts.threads)
+            if head is not None:
+                from s2sr.infer.uncertainty import WithUncertainty
+
+                predictor = WithUncertainty(predictor, head, lm.bundle.mean, lm.bundle.std, opts.uncertainty_level,
+                                            job.plan.margin)
+            run_local(job, todo, _timed(predictor, counts), sink, on_tile, opts.queue_depth)
     finally:
         bar.close()
 

@@ -26,20 +26,26 @@ log = logging.getLogger(__name__)
 _CACHE: dict[str, Any] = {}
 
 
-def _worker_predictor(model: dict[str, Any], key: str, precision: str) -> Any:
-    """Build (once per worker process) the torch predictor for ``model``."""
-    if key not in _CACHE:  # threads: Dask's nanny starts workers with OMP_NUM_THREADS=1
+def _worker_predictor(model: dict[str, Any], key: str, precision: str, uncertainty: float | None = None,
+                      margin: int = 0) -> Any:
+    """Build (once per worker process) the torch predictor for ``model`` (plus its uncertainty head at
+    level ``uncertainty``, see :mod:`s2sr.infer.uncertainty`)."""
+    ckey = f"{key}:{precision}:{uncertainty}:{margin}"
+    if ckey not in _CACHE:  # threads: Dask's nanny starts workers with OMP_NUM_THREADS=1
         from s2sr.bundle import bundle_from_dict
         from s2sr.infer.backends import TorchPredictor
+        from s2sr.infer.uncertainty import worker_predictor
 
         _CACHE.clear()
-        _CACHE[key] = TorchPredictor(bundle_from_dict(model, path=key), precision)
-    return _CACHE[key]
+        bundle = bundle_from_dict(model, path=key)
+        _CACHE[ckey] = worker_predictor(TorchPredictor(bundle, precision), bundle, uncertainty, margin)
+    return _CACHE[ckey]
 
 
-def dask_tile(model: dict[str, Any], key: str, precision: str, job: TileJob, t: Tile) -> TileResult:
+def dask_tile(model: dict[str, Any], key: str, precision: str, job: TileJob, t: Tile,
+              uncertainty: float | None = None) -> TileResult:
     """Worker task: read and predict one tile."""
-    predictor = _worker_predictor(model, key, precision)
+    predictor = _worker_predictor(model, key, precision, uncertainty, job.plan.margin)
     with open_raster(job.src) as ds:
         tin = read_tile(ds, job, t)
     return predict_tile(predictor, job, tin)
@@ -80,8 +86,10 @@ def connect(address: str) -> tuple[Any, Any]:
 
 
 def run_dask(client: Any, job: TileJob, tiles: Iterable[Tile], model: dict[str, Any], model_key: str,
-             precision: str, sink: PieceSink, on_tile: Callable[[TileResult], None]) -> None:
-    """Compute ``tiles`` on the cluster of ``client``; results are fed to ``sink`` as they complete."""
+             precision: str, sink: PieceSink, on_tile: Callable[[TileResult], None],
+             uncertainty: float | None = None) -> None:
+    """Compute ``tiles`` on the cluster of ``client``; results are fed to ``sink`` as they complete
+    (``uncertainty``: also the half-widths at that level, see :mod:`s2sr.infer.uncertainty`)."""
     from distributed import as_completed
 
     nworkers = max(1, len(client.scheduler_info().get("workers", {})))
@@ -90,7 +98,7 @@ def run_dask(client: Any, job: TileJob, tiles: Iterable[Tile], model: dict[str, 
     window = 2 * nworkers + 2
 
     def submit(t: Tile) -> Any:
-        return client.submit(dask_tile, model_f, model_key, precision, job, t, pure=False)
+        return client.submit(dask_tile, model_f, model_key, precision, job, t, uncertainty, pure=False)
 
     ac = as_completed([submit(t) for t in itertools.islice(todo, window)])
     for fut in ac:

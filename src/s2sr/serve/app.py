@@ -87,6 +87,7 @@ def layer_json(layer: Layer, base: str) -> dict[str, Any]:
         "tiles": f"{base}/tiles/{layer.scene}/{layer.id}/{{z}}/{{x}}/{{y}}.png",
         "bounds": list(layer.bounds), "minzoom": layer.minzoom, "maxzoom": layer.maxzoom,
         "bands": list(layer.indexes), "rescale": [list(p) for p in layer.stretch],
+        "legend": layer.legend,
     }
 
 
