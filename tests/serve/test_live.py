@@ -118,10 +118,10 @@ def _check_tools(driver) -> None:
 
 LOADED_TILES = """return Array.from(document.querySelectorAll('img.leaflet-tile'))
   .filter(i => i.complete && i.naturalWidth === 256).length"""
-CONF_TILES = """return Array.from(document.querySelectorAll('.leaflet-confPane-pane img.leaflet-tile'))
+CONF_TILES = """return Array.from(document.querySelectorAll('.leaflet-conf-pane img.leaflet-tile'))
   .filter(i => i.complete && i.naturalWidth === 256).length"""
 CONF_PIXELS = """var out = [0, 0];
-  document.querySelectorAll('.leaflet-confPane-pane img.leaflet-tile').forEach(function (i) {
+  document.querySelectorAll('.leaflet-conf-pane img.leaflet-tile').forEach(function (i) {
     if (!i.complete || i.naturalWidth !== 256) { return; }
     var c = document.createElement('canvas'); c.width = c.height = 256;
     var g = c.getContext('2d'); g.drawImage(i, 0, 0);

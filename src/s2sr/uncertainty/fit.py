@@ -147,7 +147,8 @@ def _train(module: torch.nn.Module, scenes: list[SceneResiduals], cfg: FitConfig
         loss.backward()
         opt.step()
         sched.step()
-        ema = float(loss) if math.isnan(ema) else 0.98 * ema + 0.02 * float(loss)
+        value = loss.item()
+        ema = value if math.isnan(ema) else 0.98 * ema + 0.02 * value
     return round(ema, 4)
 
 
