@@ -16,7 +16,7 @@ def synthetic(tmp_path_factory):
 
     d = tmp_path_factory.mktemp("calib")
     syn = synthesise(d / "scene", seed=0, size=512, scale=4)
-    prepare(PrepareConfig(pairs=[(syn.lr, syn.hr)], scale=4, patch_size=16, split_block=36, out=d / "ds"))
+    prepare(PrepareConfig(pairs=[(syn.lr, syn.hr)], scale=4, patch_size=16, split_block=18, out=d / "ds"))
     return d, syn
 
 

@@ -12,7 +12,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -215,8 +215,8 @@ def _run(lm: LoadedModel, src: Path, dst: Path, opts: ApplyConfig, info: RasterI
             raise
     pieces_resumed = len(outs[0].journal.done)
     # tiles are chosen lazily, against the pieces done (in every output) before this run
-    resumed_set = set.intersection(*(o.journal.done for o in outs))
-    n_todo = sum(1 for _ in plan.todo(resumed_set)) if resumed_set else plan.n_tiles
+    resumed_set = _DoneInAll([o.journal.done.copy() for o in outs])
+    n_todo = sum(1 for _ in plan.todo(resumed_set)) if any(len(o.journal.done) for o in outs) else plan.n_tiles
     counts = _Counts()
     job = TileJob(src, plan, bands, info.nodata, opts.edge, max(1, lm.receptive_field), lm.norm_mean)
     t1 = time.perf_counter()
@@ -283,6 +283,16 @@ class _Output:
     def finish(self, dtype: str, compress: str) -> None:
         write_cog(side_files(self.dst)[0], self.dst, dtype, compress)
         self.discard()
+
+
+@dataclass
+class _DoneInAll:
+    """Pieces done in every one of ``sets`` (what a resumed run need not compute again)."""
+
+    sets: list[Container[int]]
+
+    def __contains__(self, i: object) -> bool:
+        return all(i in s for s in self.sets)
 
 
 def _sink(outs: list[_Output], count: int) -> Any:

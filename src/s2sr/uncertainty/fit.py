@@ -101,7 +101,7 @@ def fit_uncertainty(cfg: FitConfig) -> FitResult:
     cal, rho = _calibrate(module, val, bundle.std)
     fit = {"steps": cfg.steps, "batch": cfg.batch, "crop": cfg.crop, "seed": cfg.seed, "loss": "laplace_nll",
            "final_loss": losses, "val_spearman_pixel": rho, "seconds": round(time.perf_counter() - t0, 1),
-           "dataset": str(cfg.data), "val_quantiles": {f"{lv:g}": list(cal.quantile(lv)) for lv in REPORT_LEVELS}}
+           "dataset": str(cfg.data), "val_quantiles": {f"{lv:g}": [float(v) for v in cal.quantile(lv)] for lv in REPORT_LEVELS}}
     head = UncertaintyHead("errnet", kwargs, module, cal, [s.name for s in train], [s.name for s in val], fit)
     bundle.uncertainty = head.to_dict()
     bundle.save(cfg.out)
