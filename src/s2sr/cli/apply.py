@@ -61,6 +61,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--no-input-check", action="store_true",
                    help="apply even when the input's values or pixel size are far from the model's training data "
                    "(8-bit, another reflectance scale, 20 m pixels...): warn instead of refusing")
+    p.add_argument("--uncertainty", action="store_true",
+                   help="also write OUT.uncertainty.tif: per pixel and band, the half-width of the calibrated "
+                   "interval around the SR (needs a model with an uncertainty head; docs/uncertainty.md)")
+    p.add_argument("--uncertainty-level", type=float, default=90.0, metavar="PERCENT",
+                   help="interval level of --uncertainty in %%: 80, 90 or 95 (default 90)")
     p.set_defaults(func=run)
 
 
@@ -77,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         progress=progress(args),
         threads=args.threads, input_check="warn" if args.no_input_check else "refuse",
         creation_options=parse_creation_options(args.co),
+        uncertainty=args.uncertainty, uncertainty_level=args.uncertainty_level / 100.0,
     )
     if args.out_dir is None:
         if len(args.paths) != 2:
@@ -84,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
                               "with --out-dir DIR")
         res = apply_model(args.model, args.paths[0], args.paths[1], opts)
         print(res.path)
+        if res.uncertainty_path is not None:
+            print(res.uncertainty_path)
         return 0
     from pathlib import Path
 

@@ -29,7 +29,7 @@ from s2sr.infer.budget import Budget, plan_budget
 from s2sr.infer.inputs import INPUT_CHECKS, check_input
 from s2sr.infer.model import LoadedModel, load_for_apply
 from s2sr.infer.output import RunOutput, input_vrt, side_files
-from s2sr.infer.outputs import finished, input_name, out_meta, run_header, run_id
+from s2sr.infer.outputs import RUN_TAG, finished, input_name, out_meta, run_header, run_id
 from s2sr.infer.sink import PieceSink, TileParts
 from s2sr.infer.tilework import Predictor, TileJob
 from s2sr.infer.tiling import Tile, TilePlan, make_plan
@@ -80,6 +80,9 @@ class ApplyConfig:
     # values/pixel size far from the model's training input: "refuse" (InputError), "warn"
     # (--no-input-check), or "skip" (the caller checked this image already; see infer/inputs.py)
     input_check: str = "refuse"
+    # also write <OUT stem>.uncertainty.tif: the half-width of the calibrated interval at this level
+    uncertainty: bool = False
+    uncertainty_level: float = 0.9
 
     def tile_for(self, margin: int) -> int:
         """Default tile: large enough that the model input is at least ~60 % useful output
@@ -105,6 +108,9 @@ class ApplyConfig:
                                   "in input pixels with COL, ROW >= 0 and WIDTH, HEIGHT > 0; fix --window")
         if self.bbox is not None and not all(math.isfinite(v) for v in self.bbox):
             raise ConfigError(f"--bbox {self.bbox}: expects four finite numbers LEFT,BOTTOM,RIGHT,TOP; fix --bbox")
+        if not 0 < self.uncertainty_level < 1:
+            raise ConfigError(f"--uncertainty-level {100 * self.uncertainty_level:g}: choose a level in (0, 100) %, "
+                              "e.g. 90")
         if self.queue_depth < 1:
             raise ConfigError(f"queue_depth {self.queue_depth}: must be >= 1")
         self.creation_options = {k.upper(): v for k, v in self.creation_options.items()}
@@ -139,6 +145,7 @@ class ApplyResult:
     cog_bytes: int = 0  # size of the COG
     budget: Budget | None = None  # the thread split used (local runs)
     already_complete: bool = False  # --resume found the finished output of this very run
+    uncertainty_path: Path | None = None  # <OUT stem>.uncertainty.tif with --uncertainty
 
 
 @dataclass
@@ -168,17 +175,29 @@ def apply_model(
         raise OutputError(f"{dst}: is a directory; pass an output file path such as {dst / 'sr.tif'}")
     model_path = model if isinstance(model, (str, os.PathLike)) else None
     local_src = src if "://" not in os.fspath(src) else None
-    check_outputs([dst, *side_files(dst), input_vrt(dst)], [("input", local_src), ("model", model_path)])
+    u_dst, extra = None, []
+    if opts.uncertainty:
+        from s2sr.infer.uncertainty import uncertainty_path  # torch: only for --uncertainty
+
+        u_dst = uncertainty_path(dst)
+        extra = [u_dst, *side_files(u_dst)]
+    check_outputs([dst, *side_files(dst), input_vrt(dst), *extra], [("input", local_src), ("model", model_path)])
     if dst.suffix.lower() not in (".tif", ".tiff"):
         raise ConfigError(f"{dst}: s2sr apply writes a Cloud Optimized GeoTIFF; name the output *.tif")
     lm = load_for_apply(model, opts.backend, opts.device)
+    if opts.uncertainty:
+        from s2sr.infer.uncertainty import check_request
+
+        check_request(lm, opts.uncertainty_level)
     with ExitStack() as stack:
         inp = resolve_input(src, lm.bands, opts.bands, workdir=dst.parent, vrt_name=input_vrt(dst).name,
                             needs=f"model {lm.name} expects")
         stack.callback(input_vrt(dst).unlink, missing_ok=True)
         t0 = time.perf_counter()
         info, bands = check_input(Path(inp.path), lm, inp.bands, opts.check_resolution, opts.input_check)
-        remove_stale_temps(dst)  # the COG temporaries of a killed run (the partial output is kept for --resume)
+        for p in (dst, u_dst):  # the COG temporaries of a killed run (the partial output is kept for --resume)
+            if p is not None:
+                remove_stale_temps(p)
         if opts.backend == "onnx" and lm.onnx_path is None:
             from s2sr.infer.export import export_onnx  # onnx: only for this backend
 
@@ -212,49 +231,87 @@ def _run(lm: LoadedModel, inp: ResolvedInput, dst: Path, opts: ApplyConfig, info
     spec = OutputSpec("float32" if opts.out_dtype == "float32" else info.dtype, info.nodata)
     header = run_header(lm, inp, plan, bands, spec, opts)
     rid = run_id(header, opts)
+    meta = out_meta(lm, inp, info, plan, opts, rid)
+    outs = [RunOutput(dst, plan, spec, len(bands), opts.layout, header, meta)]
+    head = None
+    if opts.uncertainty:  # a second output beside the first, fed by the same tiles (s2sr.infer.uncertainty)
+        from s2sr.infer.uncertainty import uncertainty_output
+
+        head, u_dst, u_header, u_meta = uncertainty_output(lm, dst, header, meta, opts.uncertainty_level,
+                                                           lambda h: run_id(h, opts))
+        outs.append(RunOutput(u_dst, plan, spec, len(bands), opts.layout, u_header, u_meta))
+    u_path = outs[1].dst if len(outs) > 1 else None
     out_w, out_h = plan.out_size
-    if opts.resume and finished(dst, rid):
+    if opts.resume and all(finished(o.dst, o.meta["tags"][RUN_TAG]) for o in outs):
         log.info("%s: already complete (same model, input and options); nothing to do", dst)
         return ApplyResult(dst, out_w, out_h, plan.n_tiles, 0, 0, 0, time.perf_counter() - t0, 0.0,
-                           opts.backend, opts.precision, already_complete=True)
-    out = RunOutput(dst, plan, spec, len(bands), opts.layout, header, out_meta(lm, inp, info, plan, opts, rid))
-    out.load(opts.resume)
+                           opts.backend, opts.precision, already_complete=True, uncertainty_path=u_path)
+    for o in outs:
+        o.load(opts.resume)
     client = None
     if opts.dask:  # connect before creating the partial output: an unreachable scheduler writes nothing
         from s2sr.cluster import dask_client  # distributed: only for --dask
 
         client = stack.enter_context(dask_client(opts.dask))
-    sink = out.open()
-    done = sink.done  # tiles are chosen lazily, against the blocks stored before this run
-    n_todo = sum(1 for _ in plan.todo(done)) if out.blocks_resumed else plan.n_tiles
+    sinks = _open(outs)
+    # tiles are chosen lazily, against the blocks stored (in every output) before this run
+    done = sinks[0].done if len(sinks) == 1 else _done_in_all(sinks)
+    n_todo = sum(1 for _ in plan.todo(done)) if any(o.blocks_resumed for o in outs) else plan.n_tiles
     counts = _Counts()
     job = TileJob(src, plan, bands, info.nodata, opts.edge, max(1, lm.receptive_field), lm.norm_mean)
     t1 = time.perf_counter()
     try:
         try:
-            budget = _compute(lm, job, plan.todo(done), n_todo, sink, opts, counts, input_name(inp), client)
+            budget = _compute(lm, job, plan.todo(done), n_todo, sinks, opts, counts, input_name(inp), client, head)
         finally:
-            out.journal.close()
+            for o in outs:
+                o.journal.close()
         t2 = time.perf_counter()
-        scratch = out.store.end
-        cog_bytes = out.assemble()
+        scratch = outs[0].store.end
+        cog_bytes = [o.assemble() for o in outs][0]
     except InputError:  # a corrupt input block: nothing worth resuming, leave no partial output
-        out.close()
-        out.remove()
+        for o in outs:
+            o.close()
+            o.remove()
         raise
     finally:
-        out.close()
+        for o in outs:
+            o.close()
     t3 = time.perf_counter()
-    out.remove()
+    for o in outs:
+        o.remove()
     secs = time.perf_counter() - t0
     log.info("wrote %s (%dx%d, %d tiles in %.1f s)", dst, out_w, out_h, n_todo, secs)
-    return ApplyResult(dst, out_w, out_h, plan.n_tiles, n_todo, counts.skipped, out.blocks_resumed,
+    return ApplyResult(dst, out_w, out_h, plan.n_tiles, n_todo, counts.skipped, outs[0].blocks_resumed,
                        secs, counts.model_s, opts.backend, opts.precision, t2 - t1, t3 - t2, scratch, cog_bytes,
-                       budget)
+                       budget, uncertainty_path=u_path)
 
 
-def _compute(lm: LoadedModel, job: TileJob, todo: Iterator[Tile], n_todo: int, sink: PieceSink,
-             opts: ApplyConfig, counts: _Counts, name: str, client: Any = None) -> Budget | None:
+def _open(outs: list[RunOutput]) -> list[PieceSink]:
+    """The sinks of ``outs``; when one cannot be opened, those already opened are closed (and removed when
+    they held nothing of an earlier run)."""
+    sinks: list[PieceSink] = []
+    try:
+        for o in outs:
+            sinks.append(o.open())
+    except BaseException:
+        for o in outs[:len(sinks)]:
+            o.close()
+            if not o.resumed:
+                o.remove()
+        raise
+    return sinks
+
+
+def _done_in_all(sinks: list[PieceSink]) -> Any:
+    from s2sr.infer.uncertainty import DoneInAll
+
+    return DoneInAll([s.done for s in sinks])
+
+
+def _compute(lm: LoadedModel, job: TileJob, todo: Iterator[Tile], n_todo: int, sinks: list[PieceSink],
+             opts: ApplyConfig, counts: _Counts, name: str, client: Any = None, head: Any = None) -> Budget | None:
+    """Compute the tiles and feed ``sinks`` (the SR's, then the uncertainty's with ``head``)."""
     bar = tqdm(total=n_todo, unit="tile", desc=f"s2sr apply {name}", disable=not opts.progress,
                dynamic_ncols=True)
 
@@ -266,15 +323,25 @@ def _compute(lm: LoadedModel, job: TileJob, todo: Iterator[Tile], n_todo: int, s
         if client is not None:
             from s2sr.infer.dask_runner import run_dask  # distributed: only for --dask
 
-            run_dask(client, job, todo, lm.as_dict(), lm.fingerprint, opts.precision, sink, on_tile)
+            run_dask(client, job, todo, lm.as_dict(), lm.fingerprint, opts.precision, sinks, on_tile,
+                     opts.uncertainty_level if head is not None else None)
             return None
         from s2sr.infer.local import run_local
 
         budget = plan_budget(opts.threads, opts.workers, opts.batch, opts.device, n_todo)
         with _torch_threads():
-            predictor = _timed(lm.predictor(opts.precision, budget.model_threads), counts)
-            run_local(job, todo, predictor, sink, on_tile, opts.queue_depth, budget.workers, budget.post,
-                      budget.batch)
+            predictor = lm.predictor(opts.precision, budget.model_threads)
+            sink: Any = sinks[0]
+            if head is not None:
+                from s2sr.infer.uncertainty import TeeSink, WithUncertainty
+
+                assert lm.bundle is not None  # check_request: a .pt bundle
+
+                predictor = WithUncertainty(predictor, head, lm.bundle.mean, lm.bundle.std, opts.uncertainty_level,
+                                            job.plan.margin)
+                sink = TeeSink(sinks, len(job.bands))
+            run_local(job, todo, _timed(predictor, counts), sink, on_tile, opts.queue_depth, budget.workers,
+                      budget.post, budget.batch)
         return budget
     finally:
         bar.close()

@@ -24,7 +24,7 @@ from typing import Any
 
 from s2sr.cluster import quiet_worker
 from s2sr.infer.sink import PieceSink, TileParts, tile_parts
-from s2sr.infer.tilework import TileJob, predict_tile, read_tile
+from s2sr.infer.tilework import Predictor, TileJob, predict_tile, read_tile
 from s2sr.infer.tiling import Tile
 from s2sr.io.raster import open_raster
 from s2sr.io.values import OutputSpec
@@ -35,31 +35,49 @@ _CACHE: dict[str, Any] = {}
 _LOCK = threading.Lock()
 
 
-def _worker_predictor(model: dict[str, Any], key: str, precision: str) -> Any:
-    """Build (once per worker process) the torch predictor for ``model``: one thread per task."""
+def _worker_predictor(model: dict[str, Any], key: str, precision: str, uncertainty: float | None = None,
+                      margin: int = 0) -> Any:
+    """Build (once per worker process) the torch predictor for ``model``, one thread per task (plus its
+    uncertainty head at level ``uncertainty``, see :mod:`s2sr.infer.uncertainty`)."""
+    ckey = f"{key}:{precision}:{uncertainty}:{margin}"
     with _LOCK:
-        if key not in _CACHE:
+        if ckey not in _CACHE:
             quiet_worker()
             from s2sr.bundle import bundle_from_dict
             from s2sr.infer.backends import TorchPredictor
 
             _CACHE.clear()
-            _CACHE[key] = TorchPredictor(bundle_from_dict(model, path=key), precision, threads=1)
-        return _CACHE[key]
+            bundle = bundle_from_dict(model, path=key)
+            predictor: Predictor = TorchPredictor(bundle, precision, threads=1)
+            if uncertainty is not None:
+                from s2sr.infer.uncertainty import worker_predictor
+
+                predictor = worker_predictor(predictor, bundle, uncertainty, margin)
+            _CACHE[ckey] = predictor
+        return _CACHE[ckey]
 
 
 def dask_tile(model: dict[str, Any], key: str, precision: str, job: TileJob, spec: OutputSpec,
-              t: Tile) -> TileParts:
-    """Worker task: read, predict and split one tile into its pieces."""
-    predictor = _worker_predictor(model, key, precision)
+              t: Tile, uncertainty: float | None = None) -> list[TileParts]:
+    """Worker task: read, predict and split one tile into its pieces, one :class:`TileParts` per output
+    (the SR; with ``uncertainty``, then the half-widths at that level)."""
+    predictor = _worker_predictor(model, key, precision, uncertainty, job.plan.margin)
     with open_raster(job.src) as ds:
         tin = read_tile(ds, job, t)
-    return tile_parts(job.plan, spec, len(job.bands), predict_tile(predictor, job, tin))
+    res = predict_tile(predictor, job, tin)
+    n = len(job.bands)
+    if uncertainty is None:
+        return [tile_parts(job.plan, spec, n, res)]
+    from s2sr.infer.uncertainty import split_channels
+
+    return [tile_parts(job.plan, spec, n, split_channels(res, n, k)) for k in range(2)]
 
 
 def run_dask(client: Any, job: TileJob, tiles: Iterable[Tile], model: dict[str, Any], model_key: str,
-             precision: str, sink: PieceSink, on_tile: Callable[[TileParts], None]) -> None:
-    """Compute ``tiles`` on the cluster of ``client``; results are fed to ``sink`` as they complete."""
+             precision: str, sinks: list[PieceSink], on_tile: Callable[[TileParts], None],
+             uncertainty: float | None = None) -> None:
+    """Compute ``tiles`` on the cluster of ``client``; results are fed to ``sinks`` (the SR's, then with
+    ``uncertainty`` the half-widths', see :mod:`s2sr.infer.uncertainty`) as they complete."""
     from distributed import as_completed
 
     workers = client.scheduler_info().get("workers", {})
@@ -68,9 +86,10 @@ def run_dask(client: Any, job: TileJob, tiles: Iterable[Tile], model: dict[str, 
     job_f = client.scatter(job, broadcast=True)
     todo = iter(tiles)
     window = 2 * nthreads + 2
+    spec = sinks[0].spec
 
     def submit(t: Tile) -> Any:
-        return client.submit(dask_tile, model_f, model_key, precision, job_f, sink.spec, t, pure=False)
+        return client.submit(dask_tile, model_f, model_key, precision, job_f, spec, t, uncertainty, pure=False)
 
     ac = as_completed([submit(t) for t in itertools.islice(todo, window)])
     for fut in ac:
@@ -79,6 +98,8 @@ def run_dask(client: Any, job: TileJob, tiles: Iterable[Tile], model: dict[str, 
         nxt = next(todo, None)
         if nxt is not None:  # keep the workers busy while this result is pasted and encoded
             ac.add(submit(nxt))
-        sink.add_parts(parts)
-        on_tile(parts)
-    sink.sync()
+        for sink, p in zip(sinks, parts, strict=True):
+            sink.add_parts(p)
+        on_tile(parts[0])
+    for sink in sinks:
+        sink.sync()
