@@ -206,6 +206,8 @@ def apply_model(
         try:
             return _run(lm, inp, dst, opts, info, bands, t0, stack)
         except DiskFullError as e:
+            if not side_files(dst)[1].exists():  # nothing computed was kept: nothing to resume
+                raise
             raise DiskFullError(f"{dst}: disk full while writing; free space, then run the same command with "
                                 "--resume to finish from the tiles already done (or write elsewhere)") from e
 
@@ -273,6 +275,12 @@ def _run(lm: LoadedModel, inp: ResolvedInput, dst: Path, opts: ApplyConfig, info
         for o in outs:
             o.close()
             o.remove()
+        raise
+    except OutputError:  # a full disk...: keep what --resume can reuse, nothing else
+        for o in outs:
+            if not o.holds_work:
+                o.close()
+                o.remove()
         raise
     finally:
         for o in outs:

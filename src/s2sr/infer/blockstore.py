@@ -10,6 +10,7 @@ lock: pages of the store never count in the process RSS.
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 import time
@@ -71,7 +72,12 @@ class BlockStore:
             self.end += len(data)
             self.offsets[bid], self.lengths[bid] = off, len(data)
         try:
-            os.pwrite(self.fd, data, off)
+            done = 0
+            while done < len(data):  # a write that fills the disk can return short: the rest then fails
+                n = os.pwrite(self.fd, memoryview(data)[done:], off + done)
+                if n <= 0:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                done += n
         except OSError as e:
             raise disk_error(self.report_as, e) from e
         with self._lock:

@@ -77,6 +77,7 @@ class Journal:
         self.header = {"kind": "s2sr-apply-journal", "fingerprint": fingerprint(header)}
         self.report_as = report_as
         self.entries: list[Entry] = []
+        self.recorded = 0  # blocks journaled by this run
         self._fh: Any = None
 
     def load(self) -> bool:
@@ -121,6 +122,7 @@ class Journal:
         try:
             self._fh.write(json.dumps({"blocks": [list(e) for e in entries]}) + "\n")
             self._sync()
+            self.recorded += len(entries)
         except OSError as e:
             raise disk_error(self.report_as, e) from e
 

@@ -81,6 +81,11 @@ class RunOutput:
     def blocks_resumed(self) -> int:
         return len(self.store.previous)
 
+    @property
+    def holds_work(self) -> bool:
+        """Whether ``--resume`` would reuse anything: blocks journaled by this run or an earlier one."""
+        return self.blocks_resumed > 0 or self.journal.recorded > 0
+
     def close(self) -> None:
         self.store.close()
         self.journal.close()
