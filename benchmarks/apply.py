@@ -1,22 +1,29 @@
-"""Benchmarks of ``s2sr apply`` on this machine; writes JSON (and prints a Markdown table).
+"""Benchmarks of ``s2sr apply`` on this machine; writes JSON (and prints it).
 
-    python benchmarks/apply.py [--out benchmarks/apply.json] [--quick] [--rss 10000,20000]
+    python benchmarks/apply.py [--out benchmarks/apply.json] [--quick] [--size 2048] [--before OLD_SRC]
 
-Measured, each in one run so ratios compare like with like:
-- pipeline vs model-only throughput (same tiles) for light and srresnet (random weights), fp32 and bf16;
-- our x4 apply vs GDAL cubic resampling (WarpedVRT -> COG) of the same scene to the same grid;
-- peak RSS of whole runs (subprocess, ru_maxrss) for ~10k x 10k and 4x that output area (bicubic model);
-- a tile-size sweep, ONNX vs torch, Dask with 1 and 2 workers;
-- an extrapolated time for a 72k x 72k x 4 output.
+Measured in one run, so ratios compare like with like (random weights, synthetic uint16 4-band scenes,
+x4, default tile/threads/codec unless said otherwise):
+- model-only throughput on the run's own tiles, for the best thread split (1 worker x N threads or
+  N workers x 1 thread), for light, srresnet and equisr (the shipped model's architecture);
+- ``s2sr apply`` end to end on the same scene: stream, COG assembly, scratch bytes, COG bytes, each as a
+  ratio to model-only; codecs (ZSTD, DEFLATE) and thread splits for the light model;
+- a tile sweep for equisr (its 42 px receptive field makes the tile size matter);
+- peak RSS (fresh subprocess, ``VmHWM``) at 8k and 16k output;
+- Dask with 2 workers x 1 thread against the local run (time and bytes);
+- with ``--before OLD_SRC`` (a ``src`` folder of an older s2sr): that version on the same scene;
+- an extrapolation to a 72k x 72k x 4 output.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -25,14 +32,17 @@ import numpy as np
 import rasterio
 from affine import Affine
 
-from s2sr.archs import ARCHS, build_arch
+from s2sr.archs import build_arch
 from s2sr.bundle import ModelBundle
 from s2sr.infer.apply import ApplyConfig, apply_model
+from s2sr.infer.budget import usable_cores
 from s2sr.infer.tilework import fill_invalid, pad_input
 from s2sr.infer.tiling import make_plan
 from s2sr.sensor import SensorModel
 
 BANDS = ["B2", "B3", "B4", "B8"]
+ARCH_KW = {"equisr": {"width": 64, "depth": 16, "blocks": "res"}}  # the shipped s2-rgbn-x4 architecture
+HERE = Path(__file__).resolve().parent
 
 
 def make_scene(path: Path, size: int, seed: int = 0) -> Path:
@@ -53,188 +63,237 @@ def make_scene(path: Path, size: int, seed: int = 0) -> Path:
     return path
 
 
-def _width(path: Path) -> int:
-    with rasterio.open(path) as ds:
-        return int(ds.width)
-
-
 def bundle(arch: str) -> ModelBundle:
     import torch
 
     torch.manual_seed(0)
-    kw = {"in_ch": 4, "scale": 4}
+    kw = {"in_ch": 4, "scale": 4, **ARCH_KW.get(arch, {})}
     return ModelBundle(arch=arch, arch_kwargs=kw, scale=4, bands=BANDS, mean=np.full(4, 1500, np.float32),
                        std=np.full(4, 800, np.float32), module=build_arch(arch, **kw).eval(),
                        sensor=SensorModel(4), input_res=10.0)
 
 
-def model_only(b: ModelBundle, src: Path, tile: int, overlap: int, precision: str) -> float:
-    """Seconds the model alone needs for every tile of the plan (inputs prepared beforehand)."""
-    from s2sr.infer.backends import TorchPredictor
+def default_tile(b: ModelBundle) -> int:
+    return ApplyConfig().tile_for(b.receptive_field)
 
+
+def tile_inputs(b: ModelBundle, src: Path, tile: int, limit: int | None = None) -> list[np.ndarray]:
     with rasterio.open(src) as ds:
-        plan = make_plan(ds.width, ds.height, 4, tile, overlap, b.receptive_field)
-        inputs = []
-        for t in plan.tiles:
+        plan = make_plan(ds.width, ds.height, 4, tile, min(16, tile // 2), b.receptive_field)
+        out = []
+        for t in list(plan.tiles)[:limit]:
             data = ds.read(window=plan.read(t).window)
             x = pad_input(fill_invalid(data, np.ones(data.shape[1:], bool)), plan.read(t).pad, "reflect")
-            inputs.append(np.ascontiguousarray(x[None]))
-    pred = TorchPredictor(b, precision)
-    for x in inputs:  # warm-up: oneDNN builds primitives per input shape (the pipeline then finds them too)
+            out.append(np.ascontiguousarray(x[None]))
+    return out
+
+
+def model_only(b: ModelBundle, inputs: list[np.ndarray], precision: str, workers: int, threads: int) -> float:
+    """Seconds the model alone needs for ``inputs`` with ``workers`` threads of ``threads`` intra-op threads."""
+    import torch
+
+    from s2sr.infer.backends import TorchPredictor
+
+    before = torch.get_num_threads()
+    pred = TorchPredictor(b, precision, threads)
+    for x in {x.shape: x for x in inputs}.values():  # warm-up: oneDNN builds primitives per input shape
         pred(x)
+    todo, lock = iter(inputs), threading.Lock()
+
+    def run() -> None:
+        while True:
+            with lock:
+                x = next(todo, None)
+            if x is None:
+                return
+            pred(x)
+
     t0 = time.perf_counter()
-    for x in inputs:
-        pred(x)
-    return time.perf_counter() - t0
+    th = [threading.Thread(target=run) for _ in range(workers)]
+    for t in th:
+        t.start()
+    for t in th:
+        t.join()
+    secs = time.perf_counter() - t0
+    torch.set_num_threads(before)
+    return secs
+
+
+def best_split(b: ModelBundle, src: Path, tile: int, precision: str, n: int) -> dict[str, Any]:
+    """Model-only on the whole scene for the faster of 1 x n and n x 1 threads (chosen on a sample)."""
+    sample = tile_inputs(b, src, tile, limit=max(2 * n, 8))
+    splits = {f"{w}x{n // w}": model_only(b, sample, precision, w, n // w) for w in (1, n)}
+    best = min(splits, key=lambda k: splits[k])
+    w = int(best.split("x")[0])
+    secs = model_only(b, tile_inputs(b, src, tile), precision, w, n // w)
+    return {"sample_s": {k: round(v, 3) for k, v in splits.items()}, "split": best, "model_only_s": round(secs, 3)}
 
 
 def run_apply(model: Any, src: Path, out: Path, **kw: Any) -> dict[str, Any]:
     res = apply_model(model, src, out, ApplyConfig(progress=False, **kw))
     mpx = res.width * res.height / 1e6
     return {"total_s": round(res.seconds, 3), "stream_s": round(res.stream_seconds, 3),
-            "cog_s": round(res.cog_seconds, 3), "model_s": round(res.model_seconds, 3),
-            "out_mpx": round(mpx, 3), "stream_mpx_per_s": round(mpx / res.stream_seconds, 3),
-            "tiles": res.tiles_computed}
+            "cog_s": round(res.cog_seconds, 3), "out_mpx": round(mpx, 2), "mpx_per_s": round(mpx / res.seconds, 3),
+            "scratch_bytes": res.scratch_bytes, "cog_bytes": res.cog_bytes, "tiles": res.tiles_computed,
+            "split": f"{res.budget.workers}x{res.budget.model_threads}" if res.budget else "dask"}
 
 
-def bench_pipeline(tmp: Path, scenes: dict[str, Path], tile: int, overlap: int) -> list[dict[str, Any]]:
-    """Light runs on a 4x larger scene than srresnet, so that per-run fixed costs (thread start,
-    creating the partial file, fsync) do not dominate its much shorter run."""
+def with_ratios(row: dict[str, Any], mo: float) -> dict[str, Any]:
+    """Each stage as a ratio to model-only (time), and end-to-end throughput over model-only throughput."""
+    return {**row, "model_only_s": round(mo, 3),
+            "stream_over_model_only": round(row["stream_s"] / mo, 3),
+            "cog_over_model_only": round(row["cog_s"] / mo, 3),
+            "e2e_throughput_over_model_only": round(mo / row["total_s"], 3),
+            "scratch_over_cog": round(row["scratch_bytes"] / row["cog_bytes"], 3)}
+
+
+def bench_models(tmp: Path, scene: Path, n: int, archs: list[tuple[str, str]]) -> list[dict[str, Any]]:
     rows = []
-    for arch in ("light", "srresnet"):
-        if arch not in ARCHS:
-            continue
+    for arch, prec in archs:
         b = bundle(arch)
-        scene = scenes[arch]
-        reps = 3 if arch == "light" else 2
-        for prec in ("fp32", "bf16"):
-            # alternate model-only and pipeline runs and keep the fastest of each: the machine is shared
-            mos, runs = [], []
-            for _ in range(reps):
-                mos.append(model_only(b, scene, tile, overlap, prec))
-                runs.append(run_apply(b, scene, tmp / f"{arch}-{prec}.tif", tile=tile, overlap=overlap,
-                                      precision=prec))
-            mo, r = min(mos), min(runs, key=lambda d: d["stream_s"])
-            rows.append({"arch": arch, "precision": prec, "scene_lr": _width(scene), **r,
-                         "model_only_s": round(mo, 3),
-                         "pipeline_over_model_only": round(mo / r["stream_s"], 3)})
-            print(rows[-1], file=sys.stderr)
+        tile = default_tile(b)
+        mo = best_split(b, scene, tile, prec, n)
+        row = run_apply(b, scene, tmp / f"{arch}-{prec}.tif", precision=prec)
+        (tmp / f"{arch}-{prec}.tif").unlink()
+        rows.append({"arch": arch, "precision": prec, "tile": tile, "model_split": mo["split"],
+                     "model_split_sample_s": mo["sample_s"], **with_ratios(row, mo["model_only_s"])})
+        print(rows[-1], file=sys.stderr, flush=True)
     return rows
 
 
-def gdal_cubic(src: Path, dst: Path) -> float:
-    """What `gdal_translate -outsize 400% 400% -r cubic -of COG` does: a resampling VRT, then the COG driver."""
-    from s2sr.io.cog import write_cog
-
-    t0 = time.perf_counter()
-    with rasterio.open(src) as ds:
-        w, h = ds.width, ds.height
-    vrt = dst.with_suffix(".vrt")
-    bands = "".join(
-        f'<VRTRasterBand dataType="UInt16" band="{b}"><NoDataValue>0</NoDataValue>'
-        f'<ComplexSource resampling="cubic"><SourceFilename relativeToVRT="0">{src.resolve()}</SourceFilename>'
-        f'<SourceBand>{b}</SourceBand><SrcRect xOff="0" yOff="0" xSize="{w}" ySize="{h}"/>'
-        f'<DstRect xOff="0" yOff="0" xSize="{4 * w}" ySize="{4 * h}"/><NODATA>0</NODATA></ComplexSource>'
-        "</VRTRasterBand>" for b in range(1, 5))
-    with rasterio.open(src) as ds:
-        t = ds.transform
-        gt = f"{t.c}, {t.a / 4}, 0, {t.f}, 0, {t.e / 4}"
-        srs = ds.crs.to_wkt()
-    vrt.write_text(f'<VRTDataset rasterXSize="{4 * w}" rasterYSize="{4 * h}"><SRS>{srs}</SRS>'
-                   f"<GeoTransform>{gt}</GeoTransform>{bands}</VRTDataset>")
-    write_cog(vrt, dst, "uint16")
-    return time.perf_counter() - t0
+def bench_light_options(tmp: Path, scene: Path, n: int) -> list[dict[str, Any]]:
+    """Codecs and thread splits, light bf16, end to end."""
+    b = bundle("light")
+    rows = []
+    for opts in ({"compress": "ZSTD"}, {"compress": "DEFLATE"}, {"compress": "DEFLATE", "compress_level": 6},
+                 {"compress": "ZSTD", "compress_level": 9}, {"workers": 1}, {"workers": n}):
+        out = tmp / "opt.tif"
+        row = run_apply(b, scene, out, precision="bf16", threads=n, **opts)
+        out.unlink()
+        rows.append({"options": opts, **row})
+        print(rows[-1], file=sys.stderr, flush=True)
+    return rows
 
 
-def bench_vs_gdal(tmp: Path, scene: Path) -> dict[str, Any]:
-    out: dict[str, Any] = {"gdal_cubic_s": round(gdal_cubic(scene, tmp / "gdal.tif"), 3)}
-    out["s2sr_bicubic"] = run_apply(bundle("bicubic"), scene, tmp / "bic.tif", tile=256, overlap=16)
-    if "light" in ARCHS:
-        run_apply(bundle("light"), scene, tmp / "lb.tif", tile=128, overlap=16, precision="bf16")  # warm-up
-        out["s2sr_light_bf16"] = run_apply(bundle("light"), scene, tmp / "lb.tif", tile=128, overlap=16,
-                                           precision="bf16")
-    with rasterio.open(tmp / "gdal.tif") as a, rasterio.open(tmp / "bic.tif") as b:
-        d = np.abs(a.read(1, window=((64, 1088), (64, 1088))).astype(float)
-                   - b.read(1, window=((64, 1088), (64, 1088))).astype(float))
-    out["bicubic_vs_gdal_cubic_mean_abs_dn"] = round(float(d.mean()), 2)
-    print(out, file=sys.stderr)
-    return out
+def bench_tiles(tmp: Path, scene: Path, n: int, tiles: list[int]) -> list[dict[str, Any]]:
+    """equisr bf16: model-only (best split) and end to end per tile size."""
+    b = bundle("equisr")
+    rows = []
+    for tile in tiles:
+        mo = best_split(b, scene, tile, "bf16", n)
+        row = run_apply(b, scene, tmp / "t.tif", precision="bf16", tile=tile)
+        rows.append({"tile": tile, "model_split": mo["split"], **with_ratios(row, mo["model_only_s"])})
+        print(rows[-1], file=sys.stderr, flush=True)
+    return rows
 
 
+# peak RSS of the child itself: VmHWM (ru_maxrss of a child started by fork + exec starts at the parent's
+# peak, which made every size in earlier versions of this benchmark read the same)
+HWM = 'int([v for v in open("/proc/self/status") if v.startswith("VmHWM")][0].split()[1]) / 1024'
 RSS_CHILD = """
-import resource, sys, time, json
+import sys, json
 from pathlib import Path
 sys.path.insert(0, {bench_dir!r})
 from apply import bundle
 from s2sr.infer.apply import ApplyConfig, apply_model
-r = apply_model(bundle("bicubic"), Path({src!r}), Path({dst!r}), ApplyConfig(tile=256, overlap=16, progress=False))
-print(json.dumps({{"maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "total_s": r.seconds,
-                  "stream_s": r.stream_seconds, "cog_s": r.cog_seconds, "out_w": r.width, "out_h": r.height}}))
+r = apply_model(bundle({arch!r}), Path({src!r}), Path({dst!r}), ApplyConfig(precision="bf16", progress=False))
+print(json.dumps({{"peak_rss_mb": {hwm}, "total_s": r.seconds,
+                  "stream_s": r.stream_seconds, "cog_s": r.cog_seconds, "out_w": r.width, "out_h": r.height,
+                  "scratch_bytes": r.scratch_bytes, "cog_bytes": r.cog_bytes}}))
 """
 
 
-def bench_rss(tmp: Path, sizes: list[int]) -> list[dict[str, Any]]:
+def bench_rss(tmp: Path, sizes: list[int], arch: str = "light") -> list[dict[str, Any]]:
     rows = []
     for out_size in sizes:
         lr = out_size // 4
         src = make_scene(tmp / f"rss{lr}.tif", lr, seed=1)
         dst = tmp / f"rss{lr}_sr.tif"
-        code = RSS_CHILD.format(bench_dir=str(Path(__file__).parent), src=str(src), dst=str(dst))
+        code = RSS_CHILD.format(bench_dir=str(HERE), arch=arch, src=str(src), dst=str(dst), hwm=HWM)
         p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         row = json.loads(p.stdout.strip().splitlines()[-1])
-        row["cog_mb"] = round(dst.stat().st_size / 1e6, 1)
-        rows.append({k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()})
-        print(rows[-1], file=sys.stderr)
+        rows.append({"arch": arch, **{k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()}})
+        print(rows[-1], file=sys.stderr, flush=True)
         src.unlink()
         dst.unlink()
     return rows
 
 
-def bench_sweep(tmp: Path, scene: Path, tiles: list[int]) -> list[dict[str, Any]]:
-    b = bundle("light")
-    rows = []
-    for tile in tiles:
-        run_apply(b, scene, tmp / f"sweep{tile}.tif", tile=tile, overlap=min(16, tile // 2))  # warm-up
-        r = run_apply(b, scene, tmp / f"sweep{tile}.tif", tile=tile, overlap=min(16, tile // 2))
-        rows.append({"tile": tile, **r})
-        print(rows[-1], file=sys.stderr)
-    return rows
-
-
-def bench_backends(tmp: Path, scene: Path) -> dict[str, Any]:
+def bench_dask(tmp: Path, scene: Path, n: int) -> dict[str, Any]:
     from distributed import LocalCluster
 
     b = bundle("light")
-    run_apply(b, scene, tmp / "t.tif", tile=128, overlap=16)  # warm-up
-    out: dict[str, Any] = {"torch_fp32": run_apply(b, scene, tmp / "t.tif", tile=128, overlap=16)}
-    run_apply(b, scene, tmp / "o.tif", tile=128, overlap=16, backend="onnx")  # warm-up
-    out["onnx_fp32"] = run_apply(b, scene, tmp / "o.tif", tile=128, overlap=16, backend="onnx")
-    for n in (1, 2):
-        t0 = time.perf_counter()
-        with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-            out[f"dask_{n}_cluster_start_s"] = round(time.perf_counter() - t0, 3)
-            addr = cluster.scheduler_address
-            run_apply(b, scene, tmp / f"d{n}.tif", tile=128, overlap=16, dask=addr)  # warm-up: model to workers
-            out[f"dask_{n}_workers"] = run_apply(b, scene, tmp / f"d{n}.tif", tile=128, overlap=16, dask=addr)
-    with rasterio.open(tmp / "t.tif") as a, rasterio.open(tmp / "d2.tif") as d:
-        diff = np.abs(a.read().astype(np.int64) - d.read().astype(np.int64))
-        out["dask_vs_local_max_abs_dn"] = int(diff.max())
-    print(out, file=sys.stderr)
+    out: dict[str, Any] = {"local": run_apply(b, scene, tmp / "local.tif", precision="bf16", threads=n)}
+    t0 = time.perf_counter()
+    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        out["cluster_start_s"] = round(time.perf_counter() - t0, 3)
+        addr = cluster.scheduler_address
+        run_apply(b, scene, tmp / "dask.tif", precision="bf16", dask=addr, tile=64)  # warm-up: model to workers
+        c0 = time.process_time()
+        out[f"dask_{n}x1"] = run_apply(b, scene, tmp / "dask.tif", precision="bf16", dask=addr)
+        cpu = time.process_time() - c0  # the client: paste, zone sums, encoding, store, COG assembly
+        out["client_cpu_s"] = round(cpu, 3)
+        out["client_cpu_s_per_out_mpx"] = round(cpu / out[f"dask_{n}x1"]["out_mpx"], 4)
+    out["dask_over_local_throughput"] = round(out["local"]["total_s"] / out[f"dask_{n}x1"]["total_s"], 3)
+    out["bit_identical"] = (tmp / "local.tif").read_bytes() == (tmp / "dask.tif").read_bytes()
+    print(out, file=sys.stderr, flush=True)
     return out
 
 
-def extrapolate(pipe: list[dict[str, Any]], rss: list[dict[str, Any]]) -> dict[str, Any]:
+BEFORE_CHILD = """
+import sys, json, os, threading, time
+sys.path.insert(0, {old_src!r})
+from pathlib import Path
+import numpy as np, torch
+import s2sr
+from s2sr.archs import build_arch
+from s2sr.bundle import ModelBundle
+from s2sr.infer.apply import ApplyConfig, apply_model
+from s2sr.sensor import SensorModel
+assert s2sr.__file__.startswith({old_src!r}), s2sr.__file__
+def bundle(arch):  # as in benchmarks/apply.py (that module needs the newer s2sr)
+    torch.manual_seed(0)
+    kw = {{"in_ch": 4, "scale": 4}}
+    return ModelBundle(arch=arch, arch_kwargs=kw, scale=4, bands=["B2", "B3", "B4", "B8"],
+                       mean=np.full(4, 1500, np.float32), std=np.full(4, 800, np.float32),
+                       module=build_arch(arch, **kw).eval(), sensor=SensorModel(4), input_res=10.0)
+part = Path({dst!r}).with_name("." + Path({dst!r}).name + ".partial.tif")
+peak = {{"partial": 0}}
+stop = threading.Event()
+def watch():
+    while not stop.is_set():
+        if part.exists():
+            peak["partial"] = max(peak["partial"], part.stat().st_size)
+        time.sleep(0.05)
+th = threading.Thread(target=watch, daemon=True); th.start()
+r = apply_model(bundle("light"), Path({src!r}), Path({dst!r}), ApplyConfig(precision="bf16", progress=False))
+stop.set(); th.join()
+print(json.dumps({{"peak_rss_mb": {hwm}, "total_s": r.seconds,
+                  "stream_s": r.stream_seconds, "cog_s": r.cog_seconds, "scratch_bytes": peak["partial"],
+                  "cog_bytes": os.path.getsize({dst!r})}}))
+"""
+
+
+def bench_before(tmp: Path, scene: Path, old_src: Path, mo: float) -> dict[str, Any]:
+    """The older pipeline (its own defaults: tile 128, DEFLATE via GDAL's COG driver), light bf16."""
+    dst = tmp / "before.tif"
+    code = BEFORE_CHILD.format(old_src=str(old_src), src=str(scene), dst=str(dst), hwm=HWM)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    row = json.loads(p.stdout.strip().splitlines()[-1])
+    dst.unlink()
+    out = {"arch": "light", "precision": "bf16", "tile": 128, **{k: round(v, 3) if isinstance(v, float) else v
+                                                                 for k, v in row.items()}}
+    out["model_only_s_same_tiles_as_after"] = round(mo, 3)
+    print(out, file=sys.stderr, flush=True)
+    return out
+
+
+def extrapolate(rows: list[dict[str, Any]]) -> dict[str, Any]:
     mpx = 72000 * 72000 / 1e6
     out: dict[str, Any] = {"out_mpx": mpx}
-    cog_rate = None
-    if rss:
-        big = rss[-1]
-        cog_rate = big["out_w"] * big["out_h"] / 1e6 / big["cog_s"]
-        out["cog_h"] = round(mpx / cog_rate / 3600, 2)
-    for row in pipe:
-        key = f"{row['arch']}_{row['precision']}_h"
-        stream_h = mpx / row["stream_mpx_per_s"] / 3600
-        out[key] = round(stream_h + (out.get("cog_h") or 0), 2)
+    for row in rows:
+        out[f"{row['arch']}_{row['precision']}_min"] = round(mpx / row["mpx_per_s"] / 60, 1)
+        out[f"{row['arch']}_{row['precision']}_scratch_gb"] = round(row["scratch_bytes"] / row["out_mpx"] * mpx / 1e9, 1)
     return out
 
 
@@ -242,28 +301,38 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="benchmarks/apply.json")
     ap.add_argument("--quick", action="store_true", help="tiny sizes, to check the script runs")
-    ap.add_argument("--rss", default="10000,20000", help="output sizes (pixels per side) for the RSS runs")
-    ap.add_argument("--scene", type=int, default=256, help="LR size of the throughput scene")
+    ap.add_argument("--size", type=int, default=2048, help="LR size of the main scene (x4: 8192 output)")
+    ap.add_argument("--rss", default="8192,16384", help="output sizes (pixels per side) for the RSS runs")
+    ap.add_argument("--before", type=Path, help="src folder of an older s2sr to measure on the same scene")
     args = ap.parse_args()
     import torch
 
-    res: dict[str, Any] = {"torch_threads": torch.get_num_threads(), "cpu_count": __import__("os").cpu_count()}
-    scene_lr = 64 if args.quick else args.scene
-    rss_sizes = [1024, 2048] if args.quick else [int(v) for v in args.rss.split(",")]
+    n = usable_cores()
+    res: dict[str, Any] = {"cores": n, "torch": torch.__version__, "idle_flag": Path("/work/notes/IDLE").exists(),
+                           "loadavg_start": os.getloadavg()}
+    size = 128 if args.quick else args.size
+    rss_sizes = [512, 1024] if args.quick else [int(v) for v in args.rss.split(",")]
+    t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="s2sr-bench-", dir=".") as d:
         tmp = Path(d)
-        scene = make_scene(tmp / "scene.tif", scene_lr)
-        res["scene_lr"] = scene_lr
-        t0 = time.perf_counter()
-        big = make_scene(tmp / "g.tif", 2 * scene_lr, seed=2)
-        res["pipeline"] = bench_pipeline(tmp, {"light": big, "srresnet": scene},
-                                         tile=128 if not args.quick else 32, overlap=16)
-        res["vs_gdal"] = bench_vs_gdal(tmp, big)
-        res["tile_sweep"] = bench_sweep(tmp, scene, [32, 64, 128, 256] if not args.quick else [16, 32])
-        res["backends"] = bench_backends(tmp, big)
+        scene = make_scene(tmp / "scene.tif", size)
+        small = make_scene(tmp / "small.tif", size // 2, seed=3)
+        res["scene_lr"], res["tile_sweep_scene_lr"] = size, size // 2
+        res["models"] = bench_models(tmp, scene, n, [("light", "bf16"), ("light", "fp32"), ("equisr", "bf16"),
+                                                     ("srresnet", "bf16")])
+        res["light_options"] = bench_light_options(tmp, scene, n)
+        res["equisr_tiles"] = bench_tiles(tmp, small, n, [64, 128] if args.quick else [128, 192, 256, 384, 512])
+        res["dask"] = bench_dask(tmp, scene, n)
+        if args.before:
+            light = next(r for r in res["models"] if r["arch"] == "light" and r["precision"] == "bf16")
+            mo128 = best_split(bundle("light"), scene, 128, "bf16", n)["model_only_s"]
+            res["before"] = bench_before(tmp, scene, args.before.resolve(), mo128)
+            res["before"]["model_only_s_tile_128"] = mo128
+            res["before"]["after_light_bf16_total_s"] = light["total_s"]
         res["rss"] = bench_rss(tmp, rss_sizes)
-        res["extrapolated_72k"] = extrapolate(res["pipeline"], res["rss"])
-        res["bench_seconds"] = round(time.perf_counter() - t0, 1)
+        res["extrapolated_72k"] = extrapolate(res["models"])
+    res["bench_seconds"] = round(time.perf_counter() - t0, 1)
+    res["loadavg_end"] = os.getloadavg()
     Path(args.out).write_text(json.dumps(res, indent=2) + "\n")
     print(json.dumps(res, indent=2))
 

@@ -13,6 +13,7 @@ A bundle file (``*.pt``) is a ``torch.save`` of a plain dict (loaded with
     train_config, provenance, metrics     free-form dicts (JSON-able)
     version                      s2sr version that wrote it
     state_dict                   generator weights (EMA weights when training used EMA)
+    uncertainty                  optional: error model + calibration (s2sr.uncertainty.section)
 
 ``load_model(path).predict(lr)`` takes a (bands, h, w) array in input units and
 returns (bands, h*scale, w*scale) float32 in the same units.
@@ -61,6 +62,7 @@ class ModelBundle:
     metrics: dict[str, Any] = field(default_factory=dict)
     version: str = __version__
     path: str | None = None
+    uncertainty: dict[str, Any] | None = None  # the optional error model section (s2sr.uncertainty)
 
     @property
     def receptive_field(self) -> int:
@@ -119,7 +121,7 @@ class ModelBundle:
 
     # ---- persistence -----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "arch": self.arch,
@@ -137,6 +139,9 @@ class ModelBundle:
             "version": self.version,
             "state_dict": {k: v.detach().cpu() for k, v in self.module.state_dict().items()},
         }
+        if self.uncertainty:
+            d["uncertainty"] = self.uncertainty
+        return d
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the bundle atomically to ``path``."""
@@ -175,6 +180,7 @@ def bundle_from_dict(d: dict[str, Any], path: str = "<memory>", device: str = "c
         metrics=d.get("metrics") or {},
         version=d.get("version", "?"),
         path=path,
+        uncertainty=d.get("uncertainty") or None,
     )
 
 

@@ -134,20 +134,25 @@ SHIPPED_MODEL = "s2-rgbn-x4"
 
 def _real_imagery(res: DemoResult, out: Path, cfg: DemoConfig) -> None:
     """The shipped Sentinel-2 model on the embedded real crop, and its Wald check there."""
+    from s2sr.bundle import load_model
     from s2sr.evaluate.config import make_eval_config
     from s2sr.evaluate.run import evaluate
-    from s2sr.infer.apply import apply_model
+    from s2sr.infer.apply import ApplyConfig, apply_model
     from s2sr.models import installed_models, resolve_model
     from s2sr.samples import real_s2_sample
+    from s2sr.uncertainty.section import head_of
 
     if SHIPPED_MODEL not in installed_models():
         log.warning("demo: model %s is not installed; skipping the real Sentinel-2 part", SHIPPED_MODEL)
         return
     src = real_s2_sample()
     res.paths.update(real_lr=str(src), real_model=str(resolve_model(SHIPPED_MODEL)))
+    with_head = head_of(load_model(SHIPPED_MODEL)) is not None  # then the map shows "SR confidence" too
     with _TimedStep(res, "real: apply"):
-        apply_model(SHIPPED_MODEL, src, out / "real_sr.tif")
+        done = apply_model(SHIPPED_MODEL, src, out / "real_sr.tif", ApplyConfig(uncertainty=with_head))
     res.paths["real_sr"] = str(out / "real_sr.tif")
+    if done.uncertainty_path is not None:
+        res.paths["real_uncertainty"] = str(done.uncertainty_path)
     with _TimedStep(res, "real: Wald check"):
         ev = evaluate(make_eval_config(model=SHIPPED_MODEL, wald=src, out=out / "real_eval", overwrite=True))
     res.paths["real_report"] = str(out / "real_eval" / "report.html")

@@ -14,7 +14,7 @@ import rasterio
 from s2sr.cli.main import main
 from s2sr.errors import ConfigError, InputError, ModelError, OutputError
 from s2sr.infer.apply import ApplyConfig, apply_model
-from s2sr.infer.scratch import TiledScratch
+from s2sr.infer.blockstore import BlockStore
 
 Q = dict(progress=False)
 
@@ -119,14 +119,14 @@ def test_corrupt_block_mid_scene_is_one_line_error_and_no_partial(make_raster, c
 
 def test_disk_full_is_an_output_error(tmp_path):
     """A real ENOSPC from the kernel (/dev/full) becomes a one-line OutputError."""
-    sc = TiledScratch(tmp_path / "x.tif", 8, 8, 4, "uint16", report_as=tmp_path / "out.tif")
-    sc.offsets = np.zeros((1, 1), np.int64)
-    sc.fd = os.open("/dev/full", os.O_WRONLY)
+    store = BlockStore(tmp_path / "x.blocks", 4, report_as=tmp_path / "out.tif").open(None)
+    store.close()
+    store.fd = os.open("/dev/full", os.O_WRONLY)
     try:
         with pytest.raises(OutputError) as e:
-            sc.write(0, 0, np.ones((4, 8, 8), np.uint16))
+            store.append(0, b"\1" * 4096)
     finally:
-        sc.close()
+        store.close()
     assert str(e.value) == f"{tmp_path / 'out.tif'}: disk full while writing; free space or write elsewhere"
 
 

@@ -42,7 +42,7 @@ def test_disk_full_in_the_cog_step_is_one_line_and_resume_finishes(make_raster, 
     assert cli(argv) == 2
     assert _err(capsys) == msg
     left = sorted(p.name for p in disk.iterdir())
-    assert left == [".sr.tif.partial.jsonl", ".sr.tif.partial.tif", "filler"]  # the resume state, nothing else
+    assert left == [".sr.tif.partial.blocks", ".sr.tif.partial.jsonl", "filler"]  # the resume state, nothing else
     assert cli([*argv, "--resume"]) == 2
     assert _err(capsys) == msg
     filler.unlink()
@@ -192,6 +192,7 @@ def test_unreadable_model_is_a_permission_error_not_a_corrupt_file(bicubic_pt, t
 def test_unreachable_dask_scheduler_creates_no_partial_output(make_raster, bicubic_pt, tmp_path, capsys, cli):
     """Item 14: `apply --dask tcp://unreachable` created the full-size partial output before connecting."""
     import dask.config
+    import distributed  # noqa: F401 - its config defaults first: leaving dask.config.set below would drop them
 
     from s2sr.serve.app import free_port
 

@@ -96,9 +96,9 @@ def test_apply_resume_removes_the_cog_temporary_of_a_killed_run(tmp_path: Path, 
     src = make_raster("in.tif", shape=(4, 64, 64))
     out = tmp_path / "sr.tif"
     argv = ["-q", "apply", str(bicubic_pt), str(src), str(out)]
-    _run_and_kill(tmp_path, "rasterio.shutil", "copy", argv)  # killed after GDAL wrote the whole COG temporary
+    _run_and_kill(tmp_path, "s2sr.io.cogblocks", "write_layout", argv)  # killed once the COG temporary is written
     left = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".sr.tif"))
-    assert left[:2] == [".sr.tif.partial.jsonl", ".sr.tif.partial.tif"] and left[2].startswith(".sr.tif.tmp-")
+    assert left[:2] == [".sr.tif.partial.blocks", ".sr.tif.partial.jsonl"] and left[2].startswith(".sr.tif.tmp-")
     assert cli([*argv, "--resume"]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["bicubic.pt", "in.tif", "sr.tif"])
 

@@ -33,6 +33,8 @@ class ServeData:
     model: Path
     card_md: Path
     sr_data: np.ndarray
+    unc: Path  # sr.uncertainty.tif beside sr.tif (found by serve on its own)
+    unc_data: np.ndarray
 
 
 def _field(seed: int) -> np.ndarray:
@@ -45,14 +47,24 @@ def _field(seed: int) -> np.ndarray:
     return (offsets + 2000 * base).astype(np.uint16) + 1
 
 
-def write_cog(path: Path, data: np.ndarray, res: float) -> Path:
+def write_cog(path: Path, data: np.ndarray, res: float, descriptions: tuple[str, ...] = DEFAULT_BANDS,
+              tags: dict[str, str] | None = None) -> Path:
     _, h, w = data.shape
     with rasterio.open(path, "w", driver="COG", width=w, height=h, count=data.shape[0],
                        dtype="uint16", crs=CRS, nodata=0, blocksize=256,
                        transform=Affine(res, 0, ORIGIN[0], 0, -res, ORIGIN[1])) as ds:
         ds.write(data)
-        ds.descriptions = DEFAULT_BANDS[: data.shape[0]]
+        ds.descriptions = descriptions[: data.shape[0]]
+        ds.update_tags(**(tags or {}))
     return path
+
+
+def uncertainty_field() -> np.ndarray:
+    """Half-widths rising from west (10) to east (410), the SR's nodata strip kept."""
+    u = np.broadcast_to(10 + np.linspace(0, 400, SR_SIZE)[None, None].round(), (4, SR_SIZE, SR_SIZE))
+    u = u.astype(np.uint16).copy()
+    u[:, :, :NODATA_COLS] = 0
+    return u
 
 
 def patch_polygon(col: int, row: int, size_m: float) -> dict:
@@ -80,9 +92,13 @@ def serve_data(tmp_path_factory: pytest.TempPathFactory, bundle_factory: Callabl
         "val_psnr": 31.5, "bicubic_psnr": 30.25, "val_sam": 2.0, "bicubic_sam": 1.5, "steps": 100}).save(d / "best.pt")
     card = d / "MODEL_CARD.md"
     card.write_text("# Model card\n\nbicubic test bundle <script>alert(1)</script>\n")
+    unc = uncertainty_field()
+    unc_path = write_cog(d / "sr.uncertainty.tif", unc, SR_RES,
+                         tuple(f"{b}: half-width of the 90 % interval (output units)" for b in DEFAULT_BANDS),
+                         {"S2SR_UNCERTAINTY_LEVEL": "0.9"})
     return ServeData(sr=write_cog(d / "sr.tif", sr, SR_RES), lr=write_cog(d / "lr.tif", lr, SR_RES * SCALE),
                      footprint=write_footprint(d / "footprint.geojson"), model=model, card_md=card,
-                     sr_data=sr)
+                     sr_data=sr, unc=unc_path, unc_data=unc)
 
 
 @contextmanager

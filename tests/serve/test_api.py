@@ -38,7 +38,7 @@ def decode(content: bytes) -> np.ndarray:
 def test_layers_are_absolute_xyz_templates(client: TestClient) -> None:
     layers = client.get("/layers").json()
     assert [la["name"] for la in layers] == [
-        "S2 RGB (High-Res)", "S2 RGB (original 10 m)", "S2 false colour (High-Res)"]
+        "S2 RGB (High-Res)", "S2 RGB (original 10 m)", "S2 false colour (High-Res)", "SR confidence"]
     sr = layers[0]
     assert sr["tiles"] == "http://127.0.0.1/tiles/sr/sr_rgb/{z}/{x}/{y}.png"
     assert sr["bands"] == [3, 2, 1] and layers[2]["bands"] == [4, 3, 2]

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-LAYER_NAMES = ["S2 RGB (High-Res)", "S2 RGB (original 10 m)", "S2 false colour (High-Res)",
+LAYER_NAMES = ["S2 RGB (High-Res)", "S2 RGB (original 10 m)", "S2 false colour (High-Res)", "SR confidence",
                "Training patches footprint"]
 
 
@@ -118,6 +118,32 @@ def _check_tools(driver) -> None:
 
 LOADED_TILES = """return Array.from(document.querySelectorAll('img.leaflet-tile'))
   .filter(i => i.complete && i.naturalWidth === 256).length"""
+CONF_TILES = """return Array.from(document.querySelectorAll('.leaflet-conf-pane img.leaflet-tile'))
+  .filter(i => i.complete && i.naturalWidth === 256).length"""
+CONF_PIXELS = """var out = [0, 0];
+  document.querySelectorAll('.leaflet-conf-pane img.leaflet-tile').forEach(function (i) {
+    if (!i.complete || i.naturalWidth !== 256) { return; }
+    var c = document.createElement('canvas'); c.width = c.height = 256;
+    var g = c.getContext('2d'); g.drawImage(i, 0, 0);
+    var d = g.getImageData(0, 0, 256, 256).data;
+    for (var k = 3; k < d.length; k += 4) { out[d[k] > 0 ? 1 : 0] += 1; }
+  });
+  return out;"""
+
+
+def _check_confidence(driver) -> None:
+    """The SR confidence layer switches on from the layer list with its legend, shows coloured and
+    transparent pixels, and switches off with its legend."""
+    box = driver.find_element("xpath", "//label[contains(., 'SR confidence')]//input")
+    assert not box.is_selected() and not driver.find_elements("css selector", ".s2sr-legend")
+    box.click()
+    _wait(driver, CONF_TILES + " >= 2")
+    transparent, coloured = driver.execute_script(CONF_PIXELS)
+    assert transparent > 0 and coloured > 0
+    legend = driver.find_element("css selector", ".s2sr-legend").text
+    assert "SR confidence: half-width of the 90 % interval" in legend and "transparent below" in legend
+    box.click()
+    assert not driver.find_elements("css selector", ".s2sr-legend")
 
 
 @pytest.mark.browser
@@ -140,6 +166,7 @@ def test_map_page_in_chromium(served: str) -> None:
         card = driver.find_element("id", "model-card").text
         assert "bicubic" in card and "psnr" in card and "31.50" in card
         assert driver.find_element("css selector", ".leaflet-control-scale-line").text.endswith("m")
+        _check_confidence(driver)
         _check_tools(driver)
         png = driver.get_screenshot_as_png()
         severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]

@@ -26,7 +26,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--out-dir", metavar="DIR", help="batch mode: one COG per input in DIR (NAME_sr.tif)")
     p.add_argument("--bands", help="input band numbers for the model's bands, in order, e.g. 2,3,4,8 "
                    "(default: by band name, else 1..N)")
-    p.add_argument("--tile", type=int, default=128, help="tile size in input pixels (default 128)")
+    p.add_argument("--tile", type=int,
+                   help="tile size in input pixels (default: 256 to 512, from the model's receptive field: "
+                   "384 for a receptive field of 42 px)")
     p.add_argument("--overlap", type=int, default=16, help="blend zone between tiles, input pixels (default 16)")
     p.add_argument("--margin", type=int, help="extra context per tile, input pixels (default: receptive field)")
     p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
@@ -43,17 +45,27 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--bbox", metavar="LEFT,BOTTOM,RIGHT,TOP", help="only this box, in the input's CRS")
     p.add_argument("--out-dtype", choices=("same", "float32"), default="same",
                    help="output data type (default: same as input, rounded and clipped)")
-    p.add_argument("--compress", choices=("DEFLATE", "ZSTD"), default="DEFLATE",
-                   help="COG compression (default DEFLATE)")
+    p.add_argument("--compress", choices=("ZSTD", "DEFLATE"), default="ZSTD",
+                   help="COG compression (default ZSTD: 7x faster to write than DEFLATE at about the same size; "
+                   "DEFLATE for readers without ZSTD)")
+    p.add_argument("--compress-level", type=int, default=0,
+                   help="codec level (ZSTD 1-22, DEFLATE 1-12; default 1: the fastest)")
     p.add_argument("--co", action="append", metavar="KEY=VALUE",
-                   help="GDAL COG creation option, repeatable, like rio's --co (e.g. --co LEVEL=9 "
-                   "--co OVERVIEW_COUNT=3); checked against GDAL's COG driver")
+                   help="GDAL COG creation option, repeatable, like rio's --co (e.g. --co BLOCKSIZE=256 "
+                   "--co OVERVIEW_COUNT=3); s2sr writes the COG itself and takes COMPRESS, LEVEL, BLOCKSIZE, "
+                   "OVERVIEW_COUNT, OVERVIEWS and BIGTIFF (others are refused; docs/apply.md)")
     p.add_argument("--edge", choices=("reflect", "replicate"), default="reflect",
                    help="padding at scene edges (default reflect)")
-    p.add_argument("--threads", type=int, help="intra-op threads for the model (default: torch's choice)")
+    p.add_argument("--threads", type=int,
+                   help="CPU threads in all, for the model and the COG encoding (default: all usable cores)")
     p.add_argument("--no-input-check", action="store_true",
                    help="apply even when the input's values or pixel size are far from the model's training data "
                    "(8-bit, another reflectance scale, 20 m pixels...): warn instead of refusing")
+    p.add_argument("--uncertainty", action="store_true",
+                   help="also write OUT.uncertainty.tif: per pixel and band, the half-width of the calibrated "
+                   "interval around the SR (needs a model with an uncertainty head; docs/uncertainty.md)")
+    p.add_argument("--uncertainty-level", type=float, default=90.0, metavar="PERCENT",
+                   help="interval level of --uncertainty in %%: 80, 90 or 95 (default 90)")
     p.set_defaults(func=run)
 
 
@@ -66,9 +78,11 @@ def run(args: argparse.Namespace) -> int:
         bands=band_list(args.bands), tile=args.tile, overlap=args.overlap, margin=args.margin,
         precision=args.precision, device=args.device, backend=args.backend, resume=args.resume, dask=args.dask,
         window=numbers(args.window, 4, "--window"), bbox=numbers(args.bbox, 4, "--bbox", float),
-        out_dtype=args.out_dtype, compress=args.compress, edge=args.edge, progress=progress(args),
+        out_dtype=args.out_dtype, compress=args.compress, compress_level=args.compress_level, edge=args.edge,
+        progress=progress(args),
         threads=args.threads, input_check="warn" if args.no_input_check else "refuse",
         creation_options=parse_creation_options(args.co),
+        uncertainty=args.uncertainty, uncertainty_level=args.uncertainty_level / 100.0,
     )
     if args.out_dir is None:
         if len(args.paths) != 2:
@@ -76,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
                               "with --out-dir DIR")
         res = apply_model(args.model, args.paths[0], args.paths[1], opts)
         print(res.path)
+        if res.uncertainty_path is not None:
+            print(res.uncertainty_path)
         return 0
     from pathlib import Path
 

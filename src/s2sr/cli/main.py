@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "apply": "s2sr.cli.apply",
     "export": "s2sr.cli.export",
     "evaluate": "s2sr.cli.evaluate",
+    "calibrate": "s2sr.cli.calibrate",
     "degrade": "s2sr.cli.degrade",
     "serve": "s2sr.cli.serve",
     "models": "s2sr.cli.models",

@@ -53,6 +53,8 @@ def add_parser(sub: Any) -> None:
                    "above this, in LR units (default 4000)")
     p.add_argument("--min-std", type=float, default=15.0, help="reject patches whose mean per-band standard deviation is below this, LR units (default 15)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument("--dask", metavar="ADDRESS", help="cut the patches on a Dask cluster: scheduler address, or "
+                   "local:N for N local workers (same store as without; see docs/scale-out.md)")
     p.set_defaults(func=run)
 
 
@@ -77,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         test_fraction=args.test_fraction, split_block=args.split_block, split_gap=args.split_gap,
         bright_value=args.bright_value, min_std=args.min_std, overwrite=args.overwrite,
     )
-    r = prepare(cfg)
+    r = prepare(cfg, dask=args.dask)
     print(f"{r.out}: " + ", ".join(f"{k} {v}" for k, v in r.counts.items()) + " patches")
     return 0
 

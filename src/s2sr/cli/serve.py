@@ -20,6 +20,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--lr", action="append", metavar="LR.tif", help="original Sentinel-2 image, one per --sr")
     p.add_argument("--footprint", action="append", metavar="GEOJSON", help="footprint.geojson written by prepare")
     p.add_argument("--model-card", action="append", metavar="MODEL", help="model bundle (.pt), MODEL_CARD.md or an installed model's name (s2sr models)")
+    p.add_argument("--uncertainty", action="append", metavar="U.tif",
+                   help="apply --uncertainty output, one per --sr (default: SR.uncertainty.tif beside each SR if present)")
     p.add_argument("--config", metavar="FILE", help="TOML/YAML/JSON file listing scenes (instead of --sr ...)")
     p.add_argument("--host", default=None, help="address to bind (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=None, help="port (default: 8000; 0 = any free port)")
@@ -40,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     elif args.sr:
         cfg = config_from_options(args.sr, args.lr, args.footprint, args.model_card,
                                   host=args.host or "127.0.0.1",
-                                  port=8000 if args.port is None else args.port, allow_hosts=args.allow_host)
+                                  port=8000 if args.port is None else args.port, allow_hosts=args.allow_host,
+                                  uncertainty=args.uncertainty)
     else:
         raise ConfigError("serve: nothing to show; pass --sr SR.tif [--lr LR.tif] or --config FILE")
     serve(cfg)

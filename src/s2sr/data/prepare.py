@@ -16,6 +16,7 @@ from collections import Counter
 from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from affine import Affine
@@ -31,6 +32,7 @@ from s2sr.data.coregister import (
     margin_lr,
     pick_windows,
 )
+from s2sr.data.extract import chunks, extract_all
 from s2sr.data.footprint import PatchRecord, write_footprint
 from s2sr.data.harmonise import Harmonisation, estimate_harmonisation
 from s2sr.data.manifest import (
@@ -56,7 +58,6 @@ from s2sr.data.sampling import (
     limit_patches,
     measure_valid,
     place_patches,
-    reject_reason,
     usable_blocks,
 )
 from s2sr.data.sources import dataset_resolution, open_scene, resolve_scenes, scene_lr_res_m
@@ -69,8 +70,9 @@ from s2sr.sensor import SensorModel
 log = logging.getLogger(__name__)
 
 
-def prepare(cfg: PrepareConfig) -> PrepareResult:
-    """Build the patch store, ``footprint.geojson`` and ``prepare.json`` in ``cfg.out``.
+def prepare(cfg: PrepareConfig, dask: str | None = None) -> PrepareResult:
+    """Build the patch store, ``footprint.geojson`` and ``prepare.json`` in ``cfg.out``; with ``dask``
+    (a scheduler address or ``local:N``) the patches are cut on that cluster (same store).
 
     A scene's LR or Wald image may be a STAC item, a .SAFE product or a band folder: it is read
     through a VRT of its B2,B3,B4,B8 bands (:mod:`s2sr.io.sources`); the records name the original."""
@@ -81,10 +83,10 @@ def prepare(cfg: PrepareConfig) -> PrepareResult:
     check_not_inside(out, cfg.inputs)
     with tempfile.TemporaryDirectory(prefix="s2sr-prepare-") as tmp:
         scenes, origins = resolve_scenes(cfg.scenes, Path(tmp), DEFAULT_BANDS)
-        return _prepare(cfg.model_copy(update={"scenes": scenes}), out, origins)
+        return _prepare(cfg.model_copy(update={"scenes": scenes}), out, origins, dask)
 
 
-def _prepare(cfg: PrepareConfig, out: Path, origins: dict[str, str]) -> PrepareResult:
+def _prepare(cfg: PrepareConfig, out: Path, origins: dict[str, str], dask: str | None) -> PrepareResult:
     pairs = [open_scene(i, sc, cfg) for i, sc in enumerate(cfg.scenes)]
     _check_band_counts(pairs)
     scene_res = [scene_lr_res_m(p, sc) for p, sc in zip(pairs, cfg.scenes, strict=True)]
@@ -102,12 +104,18 @@ def _prepare(cfg: PrepareConfig, out: Path, origins: dict[str, str]) -> PrepareR
                                               "lr": origins.get(rec.lr, rec.lr), "hr": origins.get(rec.hr, rec.hr)}))
     limit_patches([b for bs in blocks.values() for b in bs], cfg.max_patches, rng)
     bands = pairs[0].band_names
-    with atomic_dir(out, overwrite=True) as tmp:
+    with ExitStack() as stack:
+        client = None
+        if dask:
+            from s2sr.cluster import dask_client  # distributed: only for --dask
+
+            client = stack.enter_context(dask_client(dask))
+        tmp = stack.enter_context(atomic_dir(out, overwrite=True))
         writers = {s: StoreWriter(tmp, s, bands, cfg.patch_size, cfg.scale) for s in SPLITS}
-        with ExitStack() as stack:  # every writer is closed, even when one fails (a full disk)
+        with ExitStack() as closing:  # every writer is closed, even when one fails (a full disk)
             for w in writers.values():
-                stack.callback(w.close)
-            patches, rejects = _sample(pairs, blocks, shifts, harms, cfg, sensor, writers)
+                closing.callback(w.close)
+            patches, rejects = _sample(pairs, blocks, shifts, harms, cfg, sensor, writers, client)
         note = write_footprint(tmp / "footprint.geojson", patches, {p.index: p.crs for p in pairs})
         counts = {s: w.count for s, w in writers.items()}
         if counts["train"] == 0:
@@ -238,37 +246,25 @@ def _plan(pair: Pair, cfg: PrepareConfig, sensor: SensorModel, shift: tuple[floa
 def _sample(
     pairs: list[Pair], blocks: dict[int, list[Block]], shifts: dict[int, tuple[float, float]],
     harms: dict[int, Harmonisation], cfg: PrepareConfig, sensor: SensorModel, writers: dict[str, StoreWriter],
+    client: Any = None,
 ) -> tuple[list[PatchRecord], dict[str, int]]:
-    """Read block by block, reject bad patches, append the rest to their split."""
-    p, s = cfg.patch_size, cfg.scale
+    """Read block by block (here, or on the Dask cluster of ``client``), reject bad patches, append the
+    rest to their split in block order."""
+    p = cfg.patch_size
     rejects: Counter[str] = Counter({r: 0 for r in REJECT_REASONS})
     records: list[PatchRecord] = []
     total = sum(1 for bs in blocks.values() for b in bs if b.patches)
+    todo = chunks(pairs, blocks, shifts, harms, cfg, sensor)
     with tqdm(total=total, desc="prepare: sampling", unit="block", disable=None) as bar:
-        for pair in pairs:
-            with lr_reader(pair, sensor) as lr, hr_reader(pair, shifts[pair.index]) as hr:
-                for b in blocks[pair.index]:
-                    if not b.patches:
-                        continue
-                    lr_data, lr_ok = lr.read(b.window)
-                    hr_data, hr_ok = hr.read(b.window)
-                    hr_data = harms[pair.index].apply(hr_data)
-                    r0, c0 = int(b.window.row_off), int(b.window.col_off)
-                    for row, col in b.patches:
-                        i, j = row - r0, col - c0
-                        lp, lo = lr_data[:, i:i + p, j:j + p], lr_ok[i:i + p, j:j + p]
-                        hp = hr_data[:, i * s:(i + p) * s, j * s:(j + p) * s]
-                        ho = hr_ok[i * s:(i + p) * s, j * s:(j + p) * s]
-                        why = reject_reason(lp, lo, ho, cfg)
-                        if why:
-                            rejects[why] += 1
-                            continue
-                        rec = PatchRecord(len(records), pair.index, b.split,
-                                          _patch_bounds(pair, row, col, p))
-                        writers[b.split].add(lp, hp, {"id": rec.id, "pair": pair.index, "lr_row": row, "lr_col": col,
-                                                      **dict(zip(("left", "bottom", "right", "top"), rec.bounds, strict=True))})
-                        records.append(rec)
-                    bar.update(1)
+        for chunk, got in extract_all(todo, client):
+            pair = chunk.pair
+            for row, col, split, lp, hp in got.patches:
+                rec = PatchRecord(len(records), pair.index, split, _patch_bounds(pair, row, col, p))
+                writers[split].add(lp, hp, {"id": rec.id, "pair": pair.index, "lr_row": row, "lr_col": col,
+                                            **dict(zip(("left", "bottom", "right", "top"), rec.bounds, strict=True))})
+                records.append(rec)
+            rejects.update(got.rejects)
+            bar.update(got.blocks)
     return records, dict(rejects)
 
 

@@ -57,7 +57,7 @@ class WaldLRReader:
     def read(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
         """(bands, h, w) float32 LR data (rounded like the integer product) and its valid mask."""
         fine = self.pair.fine
-        _, lr, lr_ok = read_degraded(self.ds, self.pair.hr_bands, self.sensor, window,  # type: ignore[arg-type]
+        _, lr, lr_ok = read_degraded(self.ds, self.pair.hr_bands, self.sensor, window,
                                      (fine.height, fine.width))
         if self.dtype.kind in "iu":
             info = np.iinfo(self.dtype)

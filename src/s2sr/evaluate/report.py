@@ -14,6 +14,7 @@ import numpy as np
 from s2sr.evaluate.metrics import DIRECTION
 from s2sr.evaluate.opensr import SCORE_DIRECTION, SCORES
 from s2sr.evaluate.score import MODEL
+from s2sr.uncertainty.report import uncertainty_section
 
 LABELS = {
     "psnr": "PSNR (dB)", "ssim": "SSIM", "sam": "SAM (°)", "ergas": "ERGAS", "lr_psnr": "LR-PSNR (dB)",
@@ -243,7 +244,7 @@ def render(doc: dict[str, Any], crops: list[dict[str, Any]], bands: list[str]) -
         "<h2>By structure density</h2><p class='note'>Edge density of a tile: share of its pixels whose "
         f"reference gradient is at least {doc['edge_threshold']:.4g} per pixel, the scene's "
         f"{100 * cfg['edge_quantile']:g}th percentile gradient.</p>",
-        strata_table(doc), _img(density_chart(doc), "metrics vs density"),
+        strata_table(doc), _img(density_chart(doc), "metrics vs density"), uncertainty_section(doc, bands),
         "<h2>Crops</h2><p class='note'>Chosen automatically: best, median and worst tiles by model PSNR gain over bicubic.</p>",
     ]
     for c in crops:

@@ -33,9 +33,12 @@ from s2sr.evaluate.stratify import (
     stratum_names,
     tile_density,
 )
+from s2sr.infer.uncertainty import uncertainty_path
 from s2sr.io.atomic import atomic_dir
 from s2sr.io.raster import parse_bands, read_info, read_pixels, valid_mask
 from s2sr.io.sources import ResolvedInput, resolve_input
+from s2sr.uncertainty.scores import FILE_LEVEL, level_beside, unc_document, unc_scoring
+from s2sr.uncertainty.section import head_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from s2sr.bundle import ModelBundle
@@ -55,6 +58,7 @@ class EvalResult:
     pixels: int
     strata: list[dict[str, Any]] = field(default_factory=list)
     opensr: dict[str, dict[str, float]] = field(default_factory=dict)
+    uncertainty: dict[str, Any] | None = None  # coverage and rank correlation (models with a head)
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -109,22 +113,31 @@ def _evaluate(cfg: EvalConfig, bundle: ModelBundle, src: ResolvedInput) -> EvalR
         lr_name, hr_name = (cfg.wald, cfg.wald) if cfg.wald is not None else (cfg.lr, hr_path)
         try:
             # checked above (Wald mode feeds the model an image degraded by its scale on purpose)
+            head = head_of(bundle)
+            unc_level = FILE_LEVEL if head is not None else None  # the level of the uncertainty file scored
             if cfg.sr is not None:  # what apply wrote already: not computed twice
                 sr_path = given_sr(cfg.sr, bundle)
+                unc_level = level_beside(sr_path, head)  # its apply --uncertainty file, if there is one
             else:
                 sr_path = super_resolve(bundle, Path(lr_path), tmp / "sr.tif", lr_b, cfg.progress,
-                                        input_check="skip")
+                                        input_check="skip", uncertainty=unc_level)
             scene.open_sr(sr_path)
             L = _data_range(scene, cfg, hr_name)
             tiles = _limit(plan_tiles(scene, cfg.tile, areas), cfg)
             if not tiles:
                 raise InputError(f"{cfg.split_from or lr_name}: no tile to score (no test patch overlaps the LR image); check --split-from")
+            unc = None
+            if head is not None and unc_level is not None:
+                scene.open_unc(uncertainty_path(sr_path))
+                unc = unc_scoring(head, tiles, len(lr_b), unc_level)
             mean_l = float(np.mean(L))
             records = score_scene(scene, tiles, bundle.sensor, L, cfg.change_tol * mean_l,
-                                  mean_l, areas, cfg.progress)
+                                  mean_l, areas, cfg.progress, unc)
             if not records:
                 raise InputError(f"{lr_name}: no valid pixel to score (nodata everywhere or outside the test split)")
             doc = _document(cfg, bundle, L, records)
+            if unc is not None:
+                doc["uncertainty"] = unc_document(head, records, unc.file_level)
             if cfg.opensr:
                 _add_opensr(doc, score_opensr(scene, areas, cfg.opensr_max_pixels, cfg.reflectance_scale))
             doc["reference_alignment"] = align.to_dict()
@@ -134,6 +147,7 @@ def _evaluate(cfg: EvalConfig, bundle: ModelBundle, src: ResolvedInput) -> EvalR
         doc["sr"] = {"path": str(cfg.sr) if cfg.sr is not None else "sr.tif", "computed": cfg.sr is None}
         if not cfg.keep_sr:
             (tmp / "sr.tif").unlink(missing_ok=True)
+            uncertainty_path(tmp / "sr.tif").unlink(missing_ok=True)
         (tmp / "metrics.json").write_text(json.dumps(_clean(doc), indent=2, allow_nan=False))
         write_report(tmp / "report.html", doc, crops, bundle.bands)
     out = Path(cfg.out)
@@ -142,7 +156,7 @@ def _evaluate(cfg: EvalConfig, bundle: ModelBundle, src: ResolvedInput) -> EvalR
     log.info("evaluation written to %s (%d pixels)", out, doc["pixels"])
     sr_out = cfg.sr if cfg.sr is not None else out / "sr.tif" if cfg.keep_sr else None
     return EvalResult(out, out / "metrics.json", out / "report.html", sr_out,
-                      methods, doc["pixels"], doc["strata"], opensr)
+                      methods, doc["pixels"], doc["strata"], opensr, doc.get("uncertainty"))
 
 
 def given_sr(path: Path, bundle: ModelBundle) -> Path:

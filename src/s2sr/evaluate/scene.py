@@ -60,6 +60,7 @@ class Scene:
         self.hr: FineGridReader = self.stack.enter_context(
             warp.open(self.hr_bands, (self.align.dx, self.align.dy)))
         self.sr = None
+        self.unc = None
 
     def open_sr(self, path: Path) -> None:
         sr = self.stack.enter_context(open_raster(path))
@@ -75,6 +76,18 @@ class Scene:
             o = np.asarray(self.align.offsets or [0.0] * len(self.align.gains), np.float32).reshape(-1, 1, 1)
             ref = ref * g + o
         return ref, ok
+
+    def open_unc(self, path: Path) -> None:
+        """The ``apply --uncertainty`` output beside the SR (same grid)."""
+        unc = self.stack.enter_context(open_raster(path))
+        if not _same_grid(Grid(unc.transform, unc.width, unc.height), self.fine):
+            raise GridError(f"{path}: uncertainty raster is not on the LR's fine grid; re-run apply --uncertainty")
+        self.unc = unc
+
+    def read_unc(self, w: Window) -> tuple[np.ndarray, np.ndarray]:
+        if self.unc is None:
+            raise RuntimeError("open_unc first")
+        return read_padded(self.unc, list(range(1, self.unc.count + 1)), w, np.nan)
 
     def read_sr(self, w: Window) -> tuple[np.ndarray, np.ndarray]:
         if self.sr is None:

@@ -18,6 +18,7 @@ from s2sr.evaluate.split import split_mask
 from s2sr.evaluate.stratify import gradient_histogram
 from s2sr.grid import clip_window
 from s2sr.sensor import SensorModel, area_downsample
+from s2sr.uncertainty.scores import UncScoring, UncStats, tile_scores
 
 MODEL = "model"
 
@@ -33,6 +34,7 @@ class TileRecord:
     grad_hist: np.ndarray
     stats: dict[str, Stats] = field(default_factory=dict)
     density: float = math.nan
+    unc: UncStats | None = None  # scores of the model's uncertainty output (models with a head)
 
     @property
     def pixels(self) -> int:
@@ -99,7 +101,7 @@ def read_scene_tile(scene: Scene, outer: Window) -> tuple[np.ndarray, np.ndarray
 
 
 def score_tile(scene: Scene, core: Window, sensor: SensorModel, L: np.ndarray, tol: float,
-               grad_unit: float, areas: SplitAreas | None, m: int) -> TileRecord | None:
+               grad_unit: float, areas: SplitAreas | None, m: int, unc: UncScoring | None = None) -> TileRecord | None:
     """Statistics of every method on one tile, or None when nothing there can be scored."""
     outer = _outer(scene, core, m)
     lr, lr_ok, ref, ok, preds = read_scene_tile(scene, outer)
@@ -116,16 +118,23 @@ def score_tile(scene: Scene, core: Window, sensor: SensorModel, L: np.ndarray, t
     for name, pred in preds.items():
         rec.stats[name] = tile_stats(pred, ref, mask, L, sensor=sensor, lr=np.nan_to_num(lr),
                                      lr_mask=lr_mask, bicubic=preds["bicubic"], tol=tol)
+    if unc is not None:
+        hw, hw_ok = scene.read_unc(outer)
+        scale = np.nan_to_num(hw) / unc.file_quantile.reshape(-1, 1, 1)
+        rec.unc = tile_scores(scale, np.abs(preds[MODEL] - ref), mask & hw_ok, unc.quantiles, unc.levels,
+                              (r0, c0), unc.sample_rate, int(core.row_off) * 1_000_003 + int(core.col_off))
     return rec
 
 
 def score_scene(scene: Scene, tiles: list[Window], sensor: SensorModel, L: np.ndarray, tol: float,
-                grad_unit: float, areas: SplitAreas | None, progress: bool = True) -> list[TileRecord]:
-    """Score all ``tiles``; returns the records of tiles with scored pixels."""
+                grad_unit: float, areas: SplitAreas | None, progress: bool = True,
+                unc: UncScoring | None = None) -> list[TileRecord]:
+    """Score all ``tiles`` (and the uncertainty output when ``unc``); returns the records of tiles with
+    scored pixels."""
     m = tile_margin(sensor)
     out = []
     for w in tqdm(tiles, desc="evaluate", unit="tile", disable=not progress, leave=False):
-        rec = score_tile(scene, w, sensor, L, tol, grad_unit, areas, m)
+        rec = score_tile(scene, w, sensor, L, tol, grad_unit, areas, m, unc)
         if rec is not None:
             out.append(rec)
     return out

@@ -15,7 +15,8 @@ from affine import Affine
 from s2sr.data.dataset import Box, SplitAreas
 
 
-def _inside(boxes: list[Box], transform: Affine, shape: tuple[int, int]) -> np.ndarray:
+def boxes_mask(boxes: list[Box], transform: Affine, shape: tuple[int, int]) -> np.ndarray:
+    """(H, W) mask of a window with ``transform``: True where the pixel centre lies inside a box."""
     h, w = shape
     out = np.zeros(shape, bool)
     cols = np.arange(w) + 0.5
@@ -32,4 +33,4 @@ def _inside(boxes: list[Box], transform: Affine, shape: tuple[int, int]) -> np.n
 
 def split_mask(areas: SplitAreas, transform: Affine, shape: tuple[int, int]) -> np.ndarray:
     """(H, W) mask of a window with ``transform``: True on test-only pixels."""
-    return _inside(areas.test, transform, shape) & ~_inside(areas.excluded, transform, shape)
+    return boxes_mask(areas.test, transform, shape) & ~boxes_mask(areas.excluded, transform, shape)

@@ -1,9 +1,10 @@
 """``apply_model``: stream a model over a whole scene (or a window of it) into a COG.
 
 Steps: check model and input, make the tile plan, compute tiles (local threads or
-Dask), write finished pieces into a tiled partial GeoTIFF beside the output while a
-journal records them, then let GDAL turn the partial file into a COG written
-under a temporary name and renamed. See docs/apply.md.
+Dask), paste finished pieces into output blocks that are encoded as soon as they are
+full (their overview blocks too) and appended to a block store beside the output while a
+journal records them, then copy the stored blocks into the COG layout under a temporary
+name and rename it. See docs/apply.md.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 import logging
 import math
 import os
+import threading
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,16 +25,16 @@ from tqdm import tqdm
 
 from s2sr.errors import ConfigError, DiskFullError, InputError, OutputError
 from s2sr.grid import pixel_region
+from s2sr.infer.budget import Budget, plan_budget
 from s2sr.infer.inputs import INPUT_CHECKS, check_input
-from s2sr.infer.journal import Journal
 from s2sr.infer.model import LoadedModel, load_for_apply
-from s2sr.infer.outputs import finished, input_name, out_meta, run_header, run_id
-from s2sr.infer.scratch import TiledScratch
-from s2sr.infer.sink import PieceSink
-from s2sr.infer.tilework import Predictor, TileJob, TileResult
+from s2sr.infer.output import RunOutput, input_vrt, side_files
+from s2sr.infer.outputs import RUN_TAG, finished, input_name, out_meta, run_header, run_id
+from s2sr.infer.sink import PieceSink, TileParts
+from s2sr.infer.tilework import Predictor, TileJob
 from s2sr.infer.tiling import Tile, TilePlan, make_plan
 from s2sr.io.atomic import check_writable_dir
-from s2sr.io.cog import write_cog
+from s2sr.io.coglayout import CogLayout, cog_layout
 from s2sr.io.guard import check_outputs
 from s2sr.io.raster import RasterInfo
 from s2sr.io.sources import ResolvedInput, resolve_input
@@ -51,7 +53,7 @@ class ApplyConfig:
     """Options of :func:`apply_model` (the ``s2sr apply`` flags)."""
 
     bands: str | list[int] | None = None  # 1-based input bands, in the model's band order
-    tile: int = 128  # core tile size, LR pixels
+    tile: int | None = None  # core tile size, LR pixels (default: tile_for(margin))
     overlap: int = 16  # blend zone width between tiles, LR pixels
     margin: int | None = None  # extra context, LR pixels (default: the model's receptive field)
     precision: str = "fp32"  # fp32 | bf16
@@ -62,17 +64,32 @@ class ApplyConfig:
     window: tuple[int, ...] | None = None  # col_off, row_off, width, height (LR pixels)
     bbox: tuple[float, ...] | None = None  # left, bottom, right, top (CRS units)
     out_dtype: str = "same"  # same | float32
-    compress: str = "DEFLATE"  # DEFLATE | ZSTD
+    compress: str = "ZSTD"  # ZSTD | DEFLATE
+    compress_level: int = 0  # 0: the codec's default (s2sr.io.tiffcodec.DEFAULT_LEVEL)
     edge: str = "reflect"  # padding at scene edges: reflect | replicate
     progress: bool = True
     queue_depth: int = 4
-    threads: int | None = None  # torch / onnxruntime intra-op threads
-    creation_options: dict[str, str] = field(default_factory=dict)  # GDAL COG options (--co), over s2sr's
+    threads: int | None = None  # CPU threads in all (model and encoding); default: the usable cores
+    workers: int | None = None  # tiles computed at once (default: see s2sr.infer.budget)
+    batch: int | None = None  # tiles per model call (default 1 on CPU, 4 on CUDA)
+    # GDAL COG creation options (--co) over --compress/--compress-level: those s2sr's COG writer implements
+    # (s2sr.io.coglayout); any other is refused
+    creation_options: dict[str, str] = field(default_factory=dict)
     # compare the input's pixel size with the model's training resolution (off: not checked at all)
     check_resolution: bool = True
     # values/pixel size far from the model's training input: "refuse" (InputError), "warn"
     # (--no-input-check), or "skip" (the caller checked this image already; see infer/inputs.py)
     input_check: str = "refuse"
+    # also write <OUT stem>.uncertainty.tif: the half-width of the calibrated interval at this level
+    uncertainty: bool = False
+    uncertainty_level: float = 0.9
+
+    def tile_for(self, margin: int) -> int:
+        """Default tile: large enough that the model input is at least ~60 % useful output
+        ((tile / (tile + overlap + 2 margin))^2), between 256 and 512 LR pixels, a multiple of 64
+        (equisr/srresnet, receptive field 42: 384; light: 256). Measured: benchmarks/apply.py."""
+        need = 3.44 * (self.overlap + 2 * margin)  # sqrt(0.6) / (1 - sqrt(0.6)) = 3.44
+        return int(min(512, max(256, 64 * math.ceil(need / 64))))
 
     def __post_init__(self) -> None:
         choices = {"precision": ("fp32", "bf16"), "backend": ("torch", "onnx"), "out_dtype": ("same", "float32"),
@@ -91,8 +108,20 @@ class ApplyConfig:
                                   "in input pixels with COL, ROW >= 0 and WIDTH, HEIGHT > 0; fix --window")
         if self.bbox is not None and not all(math.isfinite(v) for v in self.bbox):
             raise ConfigError(f"--bbox {self.bbox}: expects four finite numbers LEFT,BOTTOM,RIGHT,TOP; fix --bbox")
+        if not 0 < self.uncertainty_level < 1:
+            raise ConfigError(f"--uncertainty-level {100 * self.uncertainty_level:g}: choose a level in (0, 100) %, "
+                              "e.g. 90")
         if self.queue_depth < 1:
             raise ConfigError(f"queue_depth {self.queue_depth}: must be >= 1")
+        self.creation_options = {k.upper(): v for k, v in self.creation_options.items()}
+        # a ConfigError for an unknown codec or level, or a --co option s2sr's COG writer does not take
+        cog_layout(self.compress, self.compress_level, self.creation_options)
+        plan_budget(self.threads, self.workers, self.batch, self.device)  # and for thread counts below 1
+
+    @property
+    def layout(self) -> CogLayout:
+        """Codec, level, block size, overviews and BigTIFF of the COG (--compress, --compress-level, --co)."""
+        return cog_layout(self.compress, self.compress_level, self.creation_options)
 
 
 @dataclass
@@ -105,20 +134,25 @@ class ApplyResult:
     tiles_total: int
     tiles_computed: int
     tiles_skipped_nodata: int
-    pieces_resumed: int
+    blocks_resumed: int  # output blocks (all levels) a previous run had stored
     seconds: float  # total wall time
-    model_seconds: float  # time inside the model (local runs; 0 with Dask)
+    model_seconds: float  # time inside the model, summed over workers (local runs; 0 with Dask)
     backend: str
     precision: str
-    stream_seconds: float = 0.0  # tile streaming stage (read, model, blend, write)
-    cog_seconds: float = 0.0  # final COG conversion (compression, overviews)
+    stream_seconds: float = 0.0  # tile streaming stage (read, model, blend, encode, store)
+    cog_seconds: float = 0.0  # final COG assembly (copying the stored blocks)
+    scratch_bytes: int = 0  # size of the block store when the stream ended
+    cog_bytes: int = 0  # size of the COG
+    budget: Budget | None = None  # the thread split used (local runs)
     already_complete: bool = False  # --resume found the finished output of this very run
+    uncertainty_path: Path | None = None  # <OUT stem>.uncertainty.tif with --uncertainty
 
 
 @dataclass
 class _Counts:
     skipped: int = 0
     model_s: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def apply_model(
@@ -141,17 +175,29 @@ def apply_model(
         raise OutputError(f"{dst}: is a directory; pass an output file path such as {dst / 'sr.tif'}")
     model_path = model if isinstance(model, (str, os.PathLike)) else None
     local_src = src if "://" not in os.fspath(src) else None
-    check_outputs([dst, *side_files(dst), input_vrt(dst)], [("input", local_src), ("model", model_path)])
+    u_dst, extra = None, []
+    if opts.uncertainty:
+        from s2sr.infer.uncertainty import uncertainty_path  # torch: only for --uncertainty
+
+        u_dst = uncertainty_path(dst)
+        extra = [u_dst, *side_files(u_dst)]
+    check_outputs([dst, *side_files(dst), input_vrt(dst), *extra], [("input", local_src), ("model", model_path)])
     if dst.suffix.lower() not in (".tif", ".tiff"):
         raise ConfigError(f"{dst}: s2sr apply writes a Cloud Optimized GeoTIFF; name the output *.tif")
     lm = load_for_apply(model, opts.backend, opts.device)
+    if opts.uncertainty:
+        from s2sr.infer.uncertainty import check_request
+
+        check_request(lm, opts.uncertainty_level)
     with ExitStack() as stack:
         inp = resolve_input(src, lm.bands, opts.bands, workdir=dst.parent, vrt_name=input_vrt(dst).name,
                             needs=f"model {lm.name} expects")
         stack.callback(input_vrt(dst).unlink, missing_ok=True)
         t0 = time.perf_counter()
         info, bands = check_input(Path(inp.path), lm, inp.bands, opts.check_resolution, opts.input_check)
-        remove_stale_temps(dst)  # the COG temporaries of a killed run (the partial output is kept for --resume)
+        for p in (dst, u_dst):  # the COG temporaries of a killed run (the partial output is kept for --resume)
+            if p is not None:
+                remove_stale_temps(p)
         if opts.backend == "onnx" and lm.onnx_path is None:
             from s2sr.infer.export import export_onnx  # onnx: only for this backend
 
@@ -160,19 +206,10 @@ def apply_model(
         try:
             return _run(lm, inp, dst, opts, info, bands, t0, stack)
         except DiskFullError as e:
+            if not side_files(dst)[1].exists():  # nothing computed was kept: nothing to resume
+                raise
             raise DiskFullError(f"{dst}: disk full while writing; free space, then run the same command with "
                                 "--resume to finish from the tiles already done (or write elsewhere)") from e
-
-
-def side_files(dst: Path) -> tuple[Path, Path]:
-    """The partial output and its resume journal, hidden beside ``dst``."""
-    part, journal = (dst.with_name(f".{dst.name}.partial{ext}") for ext in (".tif", ".jsonl"))
-    return part, journal
-
-
-def input_vrt(dst: Path) -> Path:
-    """Where a multi-file input's VRT goes: beside the output (Dask workers read it too), removed at the end."""
-    return dst.with_name(f".{dst.name}.input.vrt")
 
 
 def _plan(lm: LoadedModel, src: Path, info: RasterInfo, opts: ApplyConfig) -> TilePlan:
@@ -183,7 +220,8 @@ def _plan(lm: LoadedModel, src: Path, info: RasterInfo, opts: ApplyConfig) -> Ti
                     "near their edges; the --overlap blending (%d) smooths the differences", margin, lm.name,
                     lm.receptive_field, opts.overlap)
     try:
-        return make_plan(info.width, info.height, lm.scale, opts.tile, opts.overlap, margin, region)
+        tile = opts.tile or opts.tile_for(margin)
+        return make_plan(info.width, info.height, lm.scale, tile, opts.overlap, margin, region)
     except ConfigError as e:  # the pure tile plan cannot name the file: add it
         raise ConfigError(f"{src}: {e}") from None
 
@@ -195,86 +233,147 @@ def _run(lm: LoadedModel, inp: ResolvedInput, dst: Path, opts: ApplyConfig, info
     spec = OutputSpec("float32" if opts.out_dtype == "float32" else info.dtype, info.nodata)
     header = run_header(lm, inp, plan, bands, spec, opts)
     rid = run_id(header, opts)
+    meta = out_meta(lm, inp, info, plan, opts, rid)
+    outs = [RunOutput(dst, plan, spec, len(bands), opts.layout, header, meta)]
+    head = None
+    if opts.uncertainty:  # a second output beside the first, fed by the same tiles (s2sr.infer.uncertainty)
+        from s2sr.infer.uncertainty import uncertainty_output
+
+        head, u_dst, u_header, u_meta = uncertainty_output(lm, dst, header, meta, opts.uncertainty_level,
+                                                           lambda h: run_id(h, opts))
+        outs.append(RunOutput(u_dst, plan, spec, len(bands), opts.layout, u_header, u_meta))
+    u_path = outs[1].dst if len(outs) > 1 else None
     out_w, out_h = plan.out_size
-    if opts.resume and finished(dst, rid):
+    if opts.resume and all(finished(o.dst, o.meta["tags"][RUN_TAG]) for o in outs):
         log.info("%s: already complete (same model, input and options); nothing to do", dst)
         return ApplyResult(dst, out_w, out_h, plan.n_tiles, 0, 0, 0, time.perf_counter() - t0, 0.0,
-                           opts.backend, opts.precision, already_complete=True)
-    part_path, jpath = side_files(dst)
-    journal = Journal(jpath, header, dst, len(plan.pieces))
-    resumed = opts.resume and part_path.exists() and journal.load()
-    if opts.resume and not resumed:
-        log.info("--resume: no partial output for %s, starting from scratch", dst)
+                           opts.backend, opts.precision, already_complete=True, uncertainty_path=u_path)
+    for o in outs:
+        o.load(opts.resume)
     client = None
-    if opts.dask:  # connect before creating the (scene-size) partial output: an unreachable scheduler writes nothing
-        from s2sr.infer.dask_runner import dask_client  # distributed: only for --dask
+    if opts.dask:  # connect before creating the partial output: an unreachable scheduler writes nothing
+        from s2sr.cluster import dask_client  # distributed: only for --dask
 
         client = stack.enter_context(dask_client(opts.dask))
-    scratch = TiledScratch(part_path, out_w, out_h, len(bands), spec.dtype, report_as=dst)
-    if not resumed:
-        try:
-            scratch.create(nodata=spec.nodata, **out_meta(lm, inp, info, plan, opts, rid))
-        except OutputError as e:  # nothing computed yet: nothing to resume (no --resume hint), nothing left
-            part_path.unlink(missing_ok=True)
-            raise OutputError(str(e)) from e
-    scratch.open()
-    journal.open(fresh=not resumed)
-    pieces_resumed = len(journal.done)
-    resumed_set = journal.done.copy()  # tiles are chosen lazily, against the pieces done before this run
-    n_todo = sum(1 for _ in plan.todo(resumed_set)) if pieces_resumed else plan.n_tiles
-    sink = PieceSink(plan, scratch, journal, spec)
+    sinks = _open(outs)
+    # tiles are chosen lazily, against the blocks stored (in every output) before this run
+    done = sinks[0].done if len(sinks) == 1 else _done_in_all(sinks)
+    n_todo = sum(1 for _ in plan.todo(done)) if any(o.blocks_resumed for o in outs) else plan.n_tiles
     counts = _Counts()
     job = TileJob(src, plan, bands, info.nodata, opts.edge, max(1, lm.receptive_field), lm.norm_mean)
     t1 = time.perf_counter()
     try:
         try:
-            _compute(lm, job, plan.todo(resumed_set), n_todo, sink, opts, counts, input_name(inp), client)
+            budget = _compute(lm, job, plan.todo(done), n_todo, sinks, opts, counts, input_name(inp), client, head)
         finally:
-            scratch.close()
-            journal.close()
+            for o in outs:
+                o.journal.close()
+        t2 = time.perf_counter()
+        scratch = outs[0].store.end
+        cog_bytes = [o.assemble() for o in outs][0]
     except InputError:  # a corrupt input block: nothing worth resuming, leave no partial output
-        for p in (part_path, jpath):
-            p.unlink(missing_ok=True)
+        for o in outs:
+            o.close()
+            o.remove()
         raise
-    t2 = time.perf_counter()
-    write_cog(part_path, dst, spec.dtype, opts.compress, extra=opts.creation_options)
+    except OutputError:  # a full disk...: keep what --resume can reuse, nothing else
+        for o in outs:
+            if not o.holds_work:
+                o.close()
+                o.remove()
+        raise
+    finally:
+        for o in outs:
+            o.close()
     t3 = time.perf_counter()
-    for p in (part_path, jpath):
-        p.unlink(missing_ok=True)
+    for o in outs:
+        o.remove()
     secs = time.perf_counter() - t0
     log.info("wrote %s (%dx%d, %d tiles in %.1f s)", dst, out_w, out_h, n_todo, secs)
-    return ApplyResult(dst, out_w, out_h, plan.n_tiles, n_todo, counts.skipped, pieces_resumed,
-                       secs, counts.model_s, opts.backend, opts.precision, t2 - t1, t3 - t2)
+    return ApplyResult(dst, out_w, out_h, plan.n_tiles, n_todo, counts.skipped, outs[0].blocks_resumed,
+                       secs, counts.model_s, opts.backend, opts.precision, t2 - t1, t3 - t2, scratch, cog_bytes,
+                       budget, uncertainty_path=u_path)
 
 
-def _compute(lm: LoadedModel, job: TileJob, todo: Iterator[Tile], n_todo: int, sink: PieceSink,
-             opts: ApplyConfig, counts: _Counts, name: str, client: Any = None) -> None:
+def _open(outs: list[RunOutput]) -> list[PieceSink]:
+    """The sinks of ``outs``; when one cannot be opened, those already opened are closed (and removed when
+    they held nothing of an earlier run)."""
+    sinks: list[PieceSink] = []
+    try:
+        for o in outs:
+            sinks.append(o.open())
+    except BaseException:
+        for o in outs[:len(sinks)]:
+            o.close()
+            if not o.resumed:
+                o.remove()
+        raise
+    return sinks
+
+
+def _done_in_all(sinks: list[PieceSink]) -> Any:
+    from s2sr.infer.uncertainty import DoneInAll
+
+    return DoneInAll([s.done for s in sinks])
+
+
+def _compute(lm: LoadedModel, job: TileJob, todo: Iterator[Tile], n_todo: int, sinks: list[PieceSink],
+             opts: ApplyConfig, counts: _Counts, name: str, client: Any = None, head: Any = None) -> Budget | None:
+    """Compute the tiles and feed ``sinks`` (the SR's, then the uncertainty's with ``head``)."""
     bar = tqdm(total=n_todo, unit="tile", desc=f"s2sr apply {name}", disable=not opts.progress,
                dynamic_ncols=True)
 
-    def on_tile(res: TileResult) -> None:
-        counts.skipped += res.data is None
+    def on_tile(parts: TileParts) -> None:  # called under a lock
+        counts.skipped += parts.skipped
         bar.update(1)
 
     try:
         if client is not None:
             from s2sr.infer.dask_runner import run_dask  # distributed: only for --dask
 
-            run_dask(client, job, todo, lm.as_dict(), lm.fingerprint, opts.precision, sink, on_tile)
-        else:
-            from s2sr.infer.local import run_local
+            run_dask(client, job, todo, lm.as_dict(), lm.fingerprint, opts.precision, sinks, on_tile,
+                     opts.uncertainty_level if head is not None else None)
+            return None
+        from s2sr.infer.local import run_local
 
-            run_local(job, todo, _timed(lm.predictor(opts.precision, opts.threads), counts), sink, on_tile,
-                      opts.queue_depth)
+        budget = plan_budget(opts.threads, opts.workers, opts.batch, opts.device, n_todo)
+        with _torch_threads():
+            predictor = lm.predictor(opts.precision, budget.model_threads)
+            sink: Any = sinks[0]
+            if head is not None:
+                from s2sr.infer.uncertainty import TeeSink, WithUncertainty
+
+                assert lm.bundle is not None  # check_request: a .pt bundle
+
+                predictor = WithUncertainty(predictor, head, lm.bundle.mean, lm.bundle.std, opts.uncertainty_level,
+                                            job.plan.margin)
+                sink = TeeSink(sinks, len(job.bands))
+            run_local(job, todo, _timed(predictor, counts), sink, on_tile, opts.queue_depth, budget.workers,
+                      budget.post, budget.batch)
+        return budget
     finally:
         bar.close()
+
+
+@contextmanager
+def _torch_threads() -> Iterator[None]:
+    """Give torch's intra-op thread count back after the run (the predictor sets its own)."""
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _timed(predictor: Predictor, counts: _Counts) -> Predictor:
     def run(x: np.ndarray) -> np.ndarray:
         t = time.perf_counter()
         y = predictor(x)
-        counts.model_s += time.perf_counter() - t
+        with counts.lock:
+            counts.model_s += time.perf_counter() - t
         return y
 
     return run
+

@@ -34,7 +34,10 @@ class TorchPredictor:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         import torch
 
-        xt = torch.from_numpy(x).contiguous(memory_format=torch.channels_last)
+        xt = torch.from_numpy(x)
+        if self.bundle.device.type == "cuda":  # page-locked host memory: an asynchronous copy to the device
+            xt = xt.pin_memory().to(self.bundle.device, non_blocking=True)
+        xt = xt.contiguous(memory_format=torch.channels_last)
         y = self.bundle.predict_batch(xt, self.precision)
         return y.cpu().numpy()  # channels-last strides: the (h, w, C) file layout is then a free view
 

@@ -1,9 +1,10 @@
-"""The resume journal: JSON lines beside the partial output, fsynced after the pixels they name.
+"""The resume journal: JSON lines beside the block store, fsynced after the blocks they name.
 
 Line 1 is a header with the run's fingerprint (model weights, input file, every
-option that changes pixels). Each further line lists output pieces whose pixels
-are already on disk. ``--resume`` reopens a journal only when the fingerprint
-matches, so a resumed run can only ever finish the same computation.
+option that changes pixels or their encoding). Each further line lists output blocks
+whose compressed bytes are already on disk in the store: ``{"blocks": [[id, offset,
+length], ...]}``. ``--resume`` reopens a journal only when the fingerprint matches, so a
+resumed run can only ever finish the same computation.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from s2sr.errors import OutputError
 from s2sr.io.atomic import disk_error
@@ -41,6 +44,10 @@ class PieceSet:
     def __len__(self) -> int:
         return self._count
 
+    def __iter__(self) -> Iterator[int]:
+        bits = np.unpackbits(np.frombuffer(bytes(self._bits), np.uint8), bitorder="little")[: self.n]
+        return (int(i) for i in np.flatnonzero(bits))
+
     def add(self, i: int) -> None:
         if not 0 <= i < self.n:
             raise ValueError(f"piece {i} outside 0..{self.n - 1}")
@@ -59,18 +66,22 @@ class PieceSet:
         return other
 
 
-class Journal:
-    """Append-only record of finished pieces for one run fingerprint (``n_pieces`` pieces in all)."""
+Entry = tuple[int, int, int]  # block id, offset in the store, length in bytes
 
-    def __init__(self, path: Path, header: dict[str, Any], report_as: Path, n_pieces: int) -> None:
+
+class Journal:
+    """Append-only record of stored blocks for one run fingerprint."""
+
+    def __init__(self, path: Path, header: dict[str, Any], report_as: Path) -> None:
         self.path = path
         self.header = {"kind": "s2sr-apply-journal", "fingerprint": fingerprint(header)}
         self.report_as = report_as
-        self.done = PieceSet(n_pieces)
+        self.entries: list[Entry] = []
+        self.recorded = 0  # blocks journaled by this run
         self._fh: Any = None
 
     def load(self) -> bool:
-        """Read finished pieces if the journal exists and matches; return whether it did (line by line)."""
+        """Read the stored blocks if the journal exists and matches; return whether it did (line by line)."""
         if not self.path.exists():
             return False
         with open(self.path, encoding="utf-8", errors="replace") as fh:
@@ -85,9 +96,10 @@ class Journal:
                 )
             for line in fh:
                 try:
-                    self.done.update(json.loads(line)["pieces"])
+                    entries = [(int(b), int(o), int(n)) for b, o, n in json.loads(line)["blocks"]]
                 except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-                    continue  # blank, or torn by a kill: those pieces are simply redone
+                    continue  # blank, or torn by a kill: those blocks are simply redone
+                self.entries.extend(entries)
         return True
 
     def open(self, fresh: bool) -> None:
@@ -103,16 +115,16 @@ class Journal:
         except OSError as e:
             raise disk_error(self.report_as, e) from e
 
-    def record(self, pieces: list[int]) -> None:
-        """Append ``pieces`` (their pixels must already be fsynced) and fsync the journal."""
-        if not pieces:
+    def record(self, entries: list[Entry]) -> None:
+        """Append ``entries`` (their bytes must already be fsynced) and fsync the journal."""
+        if not entries:
             return
         try:
-            self._fh.write(json.dumps({"pieces": pieces}) + "\n")
+            self._fh.write(json.dumps({"blocks": [list(e) for e in entries]}) + "\n")
             self._sync()
+            self.recorded += len(entries)
         except OSError as e:
             raise disk_error(self.report_as, e) from e
-        self.done.update(pieces)
 
     def _sync(self) -> None:
         self._fh.flush()

@@ -1,7 +1,13 @@
-"""Local streaming: a reader thread, the model on the calling thread, a writer thread.
+"""Local streaming: a reader thread and a pool of tile workers sharing the CPU thread budget.
 
-Bounded queues (``depth`` tiles each) keep memory at a few tiles while reading
-and writing hide behind the model. The first error in any stage stops all three
+The reader fills a bounded queue (``depth`` tiles) with tile inputs. Each of ``workers``
+threads takes inputs (up to ``batch`` at a time), runs the model and, unless ``post``
+threads are given, hands the result to the sink itself: weights, output values, block
+pasting and the encoding of every block the tile completes all happen in the worker
+that produced it, so on a CPU all cores run model and encoder work side by side and none
+waits for another stage. With ``post`` threads (a GPU run: one worker feeds the device in
+batches) the results go through a second bounded queue to ``post`` CPU threads instead,
+so the device never waits for encoding. The first error in any thread stops all of them
 and is re-raised on the calling thread.
 """
 
@@ -12,8 +18,8 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from s2sr.infer.sink import PieceSink
-from s2sr.infer.tilework import Predictor, TileInput, TileJob, TileResult, predict_tile, read_tile
+from s2sr.infer.sink import PieceSink, TileParts
+from s2sr.infer.tilework import Predictor, TileJob, TileResult, predict_tiles, read_tile
 from s2sr.infer.tiling import Tile
 from s2sr.io.raster import open_raster
 
@@ -42,70 +48,98 @@ class _Stage:
         return False
 
     def get(self, q: queue.Queue[Any]) -> Any:
+        """The next item, or ``_DONE`` (put back for the other consumers) at the end or on stop."""
         while not self.stop.is_set():
             try:
-                return q.get(timeout=0.1)
+                item = q.get(timeout=0.1)
             except queue.Empty:
                 continue
+            if item is _DONE:
+                self.put(q, _DONE)
+            return item
         return _DONE
+
+    def run(self, target: Callable[..., None], *args: Any) -> None:
+        try:
+            target(*args)
+        except BaseException as e:  # noqa: BLE001 - handed to the calling thread and re-raised there
+            self.fail(e)
 
 
 def _reader(stage: _Stage, job: TileJob, tiles: Iterable[Tile], out: queue.Queue[Any]) -> None:
-    try:
-        with open_raster(job.src) as ds:
-            for t in tiles:
-                if not stage.put(out, read_tile(ds, job, t)):
-                    return
-        stage.put(out, _DONE)
-    except BaseException as e:  # noqa: BLE001 - handed to the calling thread and re-raised there
-        stage.fail(e)
+    with open_raster(job.src) as ds:
+        for t in tiles:
+            if not stage.put(out, read_tile(ds, job, t)):
+                return
+    stage.put(out, _DONE)
 
 
-def _writer(stage: _Stage, sink: PieceSink, inq: queue.Queue[Any], on_tile: Callable[[TileResult], None]) -> None:
-    try:
-        while True:
-            item = stage.get(inq)
-            if item is _DONE:
-                break
-            sink.add(item)
-            on_tile(item)
-        if not stage.stop.is_set():
-            sink.sync()
-    except BaseException as e:  # noqa: BLE001 - handed to the calling thread and re-raised there
-        stage.fail(e)
-
-
-def _inputs(stage: _Stage, q: queue.Queue[Any]) -> Iterator[TileInput]:
+def _take(stage: _Stage, q: queue.Queue[Any], n: int) -> Iterator[list[Any]]:
+    """Batches of up to ``n`` items: the first waited for, the others only if already queued."""
     while True:
         item = stage.get(q)
         if item is _DONE:
             return
-        yield item
+        batch = [item]
+        while len(batch) < n:
+            try:
+                nxt = q.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is _DONE:
+                stage.put(q, _DONE)
+                break
+            batch.append(nxt)
+        yield batch
 
 
 def run_local(job: TileJob, tiles: Iterable[Tile], predictor: Predictor, sink: PieceSink,
-              on_tile: Callable[[TileResult], None], depth: int = 4) -> None:
-    """Compute ``tiles`` and hand them to ``sink``; returns when all pieces are written and synced."""
+              on_tile: Callable[[TileParts], None], depth: int = 4, workers: int = 1, post: int = 0,
+              batch: int = 1) -> None:
+    """Compute ``tiles`` and hand them to ``sink``; returns when all blocks are written and synced."""
     stage = _Stage()
-    q_in: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    q_out: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    threads = [
-        threading.Thread(target=_reader, args=(stage, job, tiles, q_in), name="s2sr-read", daemon=True),
-        threading.Thread(target=_writer, args=(stage, sink, q_out, on_tile), name="s2sr-write", daemon=True),
-    ]
+    q_in: queue.Queue[Any] = queue.Queue(maxsize=max(depth, workers * batch))
+    q_res: queue.Queue[Any] = queue.Queue(maxsize=max(depth, post))
+    report = threading.Lock()
+
+    def handle(res: TileResult) -> None:
+        parts = sink.add(res)
+        with report:
+            on_tile(parts)
+
+    def model() -> None:
+        for tins in _take(stage, q_in, batch):
+            for res in predict_tiles(predictor, job, tins):
+                if post:
+                    if not stage.put(q_res, res):
+                        return
+                else:
+                    handle(res)
+
+    def finish() -> None:
+        for (res,) in _take(stage, q_res, 1):
+            handle(res)
+
+    models = [threading.Thread(target=stage.run, args=(model,), name=f"s2sr-model-{i}", daemon=True)
+              for i in range(workers)]
+    posts = [threading.Thread(target=stage.run, args=(finish,), name=f"s2sr-post-{i}", daemon=True)
+             for i in range(post)]
+    reader = threading.Thread(target=stage.run, args=(_reader, stage, job, tiles, q_in), name="s2sr-read",
+                              daemon=True)
+    threads = [reader, *models, *posts]
     for th in threads:
         th.start()
     try:
-        for tin in _inputs(stage, q_in):
-            if not stage.put(q_out, predict_tile(predictor, job, tin)):
-                break
-        stage.put(q_out, _DONE)
-    except BaseException as e:
+        for th in models:
+            th.join()
+        if post:
+            stage.put(q_res, _DONE)
+        for th in threads:
+            th.join()
+    except BaseException as e:  # KeyboardInterrupt while waiting: stop the threads, then re-raise
         stage.fail(e)
-    finally:
-        if stage.error is not None:
-            stage.stop.set()
         for th in threads:
             th.join()
     if stage.error is not None:
         raise stage.error
+    sink.sync()

@@ -52,7 +52,8 @@ class LoadedModel:
 def bundle_fingerprint(d: dict[str, Any]) -> str:
     """sha256 of a bundle dict: metadata as canonical JSON plus every weight tensor's bytes."""
     h = hashlib.sha256()
-    meta = {k: v for k, v in d.items() if k not in ("state_dict", "provenance", "train_config", "metrics")}
+    skip = ("state_dict", "provenance", "train_config", "metrics", "uncertainty")  # the head: its own fingerprint
+    meta = {k: v for k, v in d.items() if k not in skip}
     h.update(json.dumps(meta, sort_keys=True, default=str).encode())
     for k in sorted(d["state_dict"]):
         h.update(k.encode())

@@ -50,7 +50,8 @@ def run_header(lm: LoadedModel, inp: ResolvedInput, plan: TilePlan, bands: list[
 
 def run_id(header: dict[str, Any], opts: ApplyConfig) -> str:
     """The id of the finished file: the pixels' header plus the file's own options (compression, --co)."""
-    return fingerprint({"header": header, "compress": opts.compress, "co": opts.creation_options})[:24]
+    return fingerprint({"header": header, "compress": opts.compress, "level": opts.compress_level,
+                        "co": opts.creation_options})[:24]
 
 
 def finished(dst: Path, rid: str) -> bool:

@@ -26,7 +26,7 @@ from s2sr.grid import clip_window
 from s2sr.infer.tiling import Tile, TilePlan
 from s2sr.io.raster import read_pixels, valid_mask
 
-# (1, C, h, w) float32 in input units -> (1, C, h*s, w*s) float32 in input units
+# (N, C, h, w) float32 in input units -> (N, C, h*s, w*s) float32 in input units
 Predictor = Callable[[np.ndarray], np.ndarray]
 
 
@@ -107,8 +107,15 @@ def pad_input(x: np.ndarray, pad: tuple[tuple[int, int], tuple[int, int]], mode:
     return np.pad(x, ((0, 0), pad[0], pad[1]), mode="edge")
 
 
-def predict_tile(predictor: Predictor, job: TileJob, tin: TileInput) -> TileResult:
-    """Model output of one tile over its support (a view of the model output)."""
+@dataclass
+class _Prepared:
+    tile: Tile
+    x: np.ndarray | None  # (C, h, w) float32 model input, or None when the support is all nodata
+    valid: np.ndarray
+
+
+def prepare_tile(job: TileJob, tin: TileInput) -> _Prepared:
+    """Validity over the support, and the filled, padded model input (None if nothing is valid)."""
     t, plan = tin.tile, job.plan
     read = plan.read(t)
     valid_all = valid_mask(tin.data, job.nodata)
@@ -119,9 +126,33 @@ def predict_tile(predictor: Predictor, job: TileJob, tin: TileInput) -> TileResu
     oy, ox = int(fp.row_off) - ry[0], int(fp.col_off) - rx[0]
     valid = valid_pad[oy: oy + int(fp.height), ox: ox + int(fp.width)].copy()
     if not valid_in.any() or not valid.any():
-        return TileResult(t, None, valid)
+        return _Prepared(t, None, valid)
     filled = fill_invalid(tin.data, valid_all, job.fill_radius, job.fill_value)[(slice(None), *tin.inner)]
-    x = pad_input(filled, read.pad, job.edge)
-    y = predictor(np.ascontiguousarray(x[None]))[0]
-    sy, sx = plan.crop(t)
-    return TileResult(t, y[:, sy, sx], valid)
+    return _Prepared(t, pad_input(filled, read.pad, job.edge), valid)
+
+
+def predict_tiles(predictor: Predictor, job: TileJob, tins: list[TileInput]) -> list[TileResult]:
+    """Model output of tiles over their supports; inputs of equal shape go through the model as one batch."""
+    prep = [prepare_tile(job, tin) for tin in tins]
+    out: dict[Tile, np.ndarray] = {}
+    todo = [p for p in prep if p.x is not None]
+    while todo:
+        shape = todo[0].x.shape  # type: ignore[union-attr]
+        batch = [p for p in todo if p.x.shape == shape]  # type: ignore[union-attr]
+        todo = [p for p in todo if p.x.shape != shape]  # type: ignore[union-attr]
+        y = predictor(np.ascontiguousarray(np.stack([p.x for p in batch])))  # type: ignore[misc]
+        for i, p in enumerate(batch):
+            out[p.tile] = y[i]
+    results = []
+    for p in prep:
+        if p.x is None:
+            results.append(TileResult(p.tile, None, p.valid))
+            continue
+        sy, sx = job.plan.crop(p.tile)
+        results.append(TileResult(p.tile, out[p.tile][:, sy, sx], p.valid))
+    return results
+
+
+def predict_tile(predictor: Predictor, job: TileJob, tin: TileInput) -> TileResult:
+    """Model output of one tile over its support (a view of the model output)."""
+    return predict_tiles(predictor, job, [tin])[0]

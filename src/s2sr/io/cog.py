@@ -1,9 +1,10 @@
 """Cloud Optimized GeoTIFF: write with GDAL's COG driver, and check a file's COG layout.
 
-:func:`write_cog` converts any GDAL-readable source (the streamed partial tiled
-GeoTIFF of ``apply``, a VRT) into a tiled COG with internal overviews, DEFLATE or ZSTD
+:func:`write_cog` converts any GDAL-readable source (``fetch``'s VRT) into a tiled COG with internal overviews, DEFLATE or ZSTD
 compression and a predictor, written to a temporary name and renamed at the end.
-:func:`cog_problems` is a small validator built on GDAL's own layout metadata.
+:func:`cog_problems` is a validator built on GDAL's own layout metadata. ``apply`` itself
+assembles its COG from compressed blocks (:mod:`s2sr.io.cogblocks`); :func:`write_cog` is
+for other sources.
 """
 
 from __future__ import annotations
@@ -61,8 +62,12 @@ def write_cog(src: str | os.PathLike[str], dst: str | os.PathLike[str], dtype: s
 
 
 def cog_problems(path: str | os.PathLike[str], blocksize: int = 512) -> list[str]:
-    """Reasons why ``path`` is not a valid COG of the expected shape; empty when it is."""
+    """Reasons why ``path`` is not a valid COG of the expected shape (ours: tiling, codec, predictor,
+    overviews; then GDAL's ``validate_cloud_optimized_geotiff`` checks, see :mod:`s2sr.io.cogcheck`);
+    empty when it is."""
     import rasterio
+
+    from s2sr.io.cogcheck import gdal_cog_errors
 
     problems: list[str] = []
     with rasterio.open(path) as ds:
@@ -84,4 +89,4 @@ def cog_problems(path: str | os.PathLike[str], blocksize: int = 512) -> list[str
         with rasterio.open(path, overview_level=level) as ov:
             if any(bs != (blocksize, blocksize) for bs in ov.block_shapes):
                 problems.append(f"overview {level} is not tiled {blocksize}x{blocksize}")
-    return problems
+    return problems + gdal_cog_errors(path)

@@ -24,8 +24,8 @@ def to_output(values: np.ndarray, valid: np.ndarray | None, spec: OutputSpec) ->
     dt = np.dtype(spec.dtype)
     if np.issubdtype(dt, np.integer):
         info = np.iinfo(dt)
-        tmp = np.rint(values)
-        np.clip(tmp, info.min, info.max, out=tmp)
+        tmp = np.clip(values, info.min, info.max)  # then rint: the same as rint then clip (integer bounds)
+        np.rint(tmp, out=tmp)
         out = tmp.astype(dt)
         if spec.nodata is not None:
             nd = dt.type(spec.nodata)

@@ -88,6 +88,7 @@ def layer_json(layer: Layer, base: str) -> dict[str, Any]:
         "bounds": list(layer.bounds), "minzoom": layer.minzoom, "maxzoom": layer.maxzoom,
         "bands": list(layer.indexes), "rescale": [list(p) for p in layer.stretch],
         "attribution": layer.attribution,
+        "legend": layer.legend,
     }
 
 

@@ -10,6 +10,7 @@ Built from CLI options or loaded from a small TOML, YAML or JSON file::
     lr = "lr.tif"           # optional: the original Sentinel-2 image
     footprint = "data/footprint.geojson"   # optional
     model = "run/best.pt"   # optional: a model bundle (.pt), MODEL_CARD.md or an installed model's name
+    uncertainty = "out/sr.uncertainty.tif"   # optional; default: <sr stem>.uncertainty.tif when it exists
 
 Relative paths in a file are resolved against the file's folder.
 """
@@ -45,6 +46,7 @@ class SceneConfig(BaseModel):
     lr: Path | None = None
     footprint: Path | None = None
     model: Path | None = None
+    uncertainty: Path | None = None  # apply --uncertainty output (default: found beside the SR)
 
     @model_validator(mode="after")
     def _default_name(self) -> SceneConfig:
@@ -99,7 +101,7 @@ def load_config(path: str | os.PathLike[str], overrides: dict[str, Any] | None =
     base = p.resolve().parent
     for sc in data.get("scenes") or []:
         if isinstance(sc, dict):
-            for key in ("sr", "lr", "footprint", "model"):
+            for key in ("sr", "lr", "footprint", "model", "uncertainty"):
                 if isinstance(sc.get(key), str) and not (key == "model" and _installed_name(base, sc[key])):
                     sc[key] = str(base / sc[key])
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
@@ -121,12 +123,13 @@ def config_from_options(
     host: str = "127.0.0.1",
     port: int = 8000,
     allow_hosts: list[str] | None = None,
+    uncertainty: list[str] | None = None,
 ) -> ServeConfig:
-    """Pair repeated ``--sr/--lr/--footprint/--model-card`` options by position."""
+    """Pair repeated ``--sr/--lr/--footprint/--model-card/--uncertainty`` options by position."""
     scenes: list[dict[str, Any]] = [{"sr": s} for s in sr]
-    for key, values in (("lr", lr), ("footprint", footprint), ("model", model)):
+    for key, values in (("lr", lr), ("footprint", footprint), ("model", model), ("uncertainty", uncertainty)):
         values = values or []
-        if len(values) == 1 and len(scenes) > 1 and key != "lr":
+        if len(values) == 1 and len(scenes) > 1 and key in ("footprint", "model"):
             values = values * len(scenes)  # one footprint/model for every scene
         if values and len(values) != len(scenes):
             opt = "--model-card" if key == "model" else f"--{key}"

@@ -1,7 +1,7 @@
 """The fixed set of layers a server shows: built once at start, addressed by id, never by path.
 
-Each scene gives up to three tile layers (SR true colour, original true colour, SR false
-colour). Band indexes come from the band descriptions (B2/B02/blue ...); without them the
+Each scene gives up to four tile layers (SR true colour, original true colour, SR false
+colour, and "SR confidence" when the SR has an ``apply --uncertainty`` file). Band indexes come from the band descriptions (B2/B02/blue ...); without them the
 project's order B2, B3, B4, B8 is assumed. The SR and the original share one display
 stretch (the original's 2-98 % percentiles) so that a swipe compares like with like.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from rasterio.warp import transform_bounds
 from s2sr.bands import DEFAULT_BANDS, FALSE_COLOUR, TRUE_COLOUR, s2_name
 from s2sr.errors import GridError, InputError
 from s2sr.io.raster import read_info
+from s2sr.serve.confidence import uncertainty_beside
 from s2sr.serve.config import SceneConfig
 from s2sr.serve.stats import Stretch, cached_stretch
 
@@ -28,6 +29,7 @@ LAYER_TITLES = {
     "sr_rgb": "S2 RGB (High-Res)",
     "lr_rgb": "S2 RGB (original 10 m)",
     "sr_false": "S2 false colour (High-Res)",
+    "sr_conf": "SR confidence",
 }
 FOOTPRINT_TITLE = "Training patches footprint"
 NO_OVERVIEW_WARN = 2048  # pixels on the longest side
@@ -46,8 +48,9 @@ class Layer:
     bounds: tuple[float, float, float, float]  # WGS84 west, south, east, north
     minzoom: int
     maxzoom: int
-    role: str  # "sr" or "lr"
+    role: str  # "sr", "lr" or "conf" (the SR confidence layer, see s2sr.serve.confidence)
     attribution: str = ""  # from the file's tags (s2sr.io.s2meta.attribution): never assumed
+    legend: dict[str, Any] | None = None  # colour ramp and numbers of the confidence layer
 
 
 @dataclass
@@ -149,7 +152,24 @@ def build_layers(sc: SceneConfig, prefix: str = "") -> dict[str, Layer]:
         layers["sr_false"] = _layer(sc.name, "sr_false", sr, sr_info, sr_false, false_st, prefix)
     else:
         log.warning("%s: no B8 band found; the false-colour layer is not shown", sr)
+    unc = Path(sc.uncertainty) if sc.uncertainty is not None else uncertainty_beside(sr)
+    if unc is not None:
+        layers["sr_conf"] = _confidence_layer(sc.name, unc, sr_info, prefix)
     return layers
+
+
+def _confidence_layer(scene: str, path: Path, sr_info: Any, prefix: str) -> Layer:
+    """The "SR confidence" layer of ``path`` (an ``apply --uncertainty`` output on the SR's grid)."""
+    from s2sr.serve import confidence
+
+    level, units = confidence.describe(path, sr_info)
+    info, rgb, _ = _describe(path)
+    lo, hi = confidence.value_range(path, rgb)
+    layer = _layer(scene, "sr_conf", path, info, rgb, ((lo, hi),) * 3, prefix)
+    legend = {"title": f"{confidence.TITLE}: half-width of the {100 * level:g} % interval (B2-B4 mean, {units})",
+              "min": lo, "max": hi, "colours": confidence.legend_stops(), "level": level,
+              "note": f"transparent below {lo:g} (the scene's more confident half)"}
+    return replace(layer, legend=legend, role="conf")
 
 
 def _intersect(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:

@@ -114,6 +114,11 @@ def render_tile(layer: Layer, z: int, x: int, y: int, fmt: str = "png",
                 return None
         if not img.mask.any():
             return None
+        if layer.role == "conf":  # the SR confidence layer: a colour ramp, see s2sr.serve.confidence
+            from s2sr.serve.confidence import render as render_confidence
+
+            lo, hi = (stretch or layer.stretch)[0]
+            return render_confidence(img.array, lo, hi, fmt)
         img.rescale(in_range=stretch or layer.stretch)
         options: dict[str, Any] = ENCODE_OPTIONS.get(fmt, {})
         return img.render(img_format=fmt.upper(), add_mask=True, **options)

@@ -22,13 +22,14 @@
   map.attributionControl.setPrefix("Leaflet (offline)");
   map.createPane("lrPane").style.zIndex = 250;
   map.createPane("srPane").style.zIndex = 260;
+  map.createPane("confPane").style.zIndex = 270; // SR confidence: above the imagery, not clipped by the swipe
   L.control.scale({ metric: true, imperial: false }).addTo(map);
   var swipe = new window.S2SRSwipe(map, map.getPane("srPane"), document.getElementById("swipe-handle"));
 
   var nativeMax = 18;
   function tileLayer(l) {
     return L.tileLayer(l.tiles, {
-      pane: l.role === "sr" ? "srPane" : "lrPane",
+      pane: l.role === "sr" ? "srPane" : l.role === "conf" ? "confPane" : "lrPane",
       bounds: L.latLngBounds([l.bounds[1], l.bounds[0]], [l.bounds[3], l.bounds[2]]),
       minZoom: 0, maxZoom: 22, maxNativeZoom: nativeMax, tileSize: 256,
       attribution: l.attribution || ""  // from the file's tags (see /layers): never assumed
@@ -94,6 +95,26 @@
     return ctl;
   }
 
+  function legendControl(l) {
+    var ctl = L.control({ position: "bottomright" });
+    ctl.onAdd = function () {
+      var g = l.legend;
+      var div = el("div", { "class": "s2sr-panel s2sr-legend", id: "legend-" + l.scene + "-" + l.id });
+      div.appendChild(el("h3", {}, g.title));
+      var bar = el("div", { "class": "s2sr-legend-bar" });
+      bar.style.background = "linear-gradient(to right, " + g.colours.join(", ") + ")";
+      div.appendChild(bar);
+      var ticks = el("div", { "class": "s2sr-legend-ticks" });
+      ticks.appendChild(el("span", {}, fmt(g.min)));
+      ticks.appendChild(el("span", {}, fmt((g.min + g.max) / 2)));
+      ticks.appendChild(el("span", {}, fmt(g.max) + "+"));
+      div.appendChild(ticks);
+      div.appendChild(el("div", { "class": "s2sr-legend-note" }, g.note));
+      return div;
+    };
+    return ctl;
+  }
+
   function coordsControl() {
     var ctl = L.control({ position: "bottomright" });
     ctl.onAdd = function () {
@@ -136,6 +157,11 @@
       var tl = tileLayer(l);
       overlays[l.name] = tl;
       if (l.role === "sr") { srLayers.push(tl); }
+      if (l.role === "conf" && l.legend) { // the legend shows while the layer is on
+        var legend = legendControl(l);
+        tl.on("add", function () { legend.addTo(map); });
+        tl.on("remove", function () { legend.remove(); });
+      }
       if (l.id === "sr_rgb" || l.id === "lr_rgb") { tl.addTo(map); }
       var b = L.latLngBounds([l.bounds[1], l.bounds[0]], [l.bounds[3], l.bounds[2]]);
       bounds = bounds ? bounds.extend(b) : b;

@@ -1,0 +1,75 @@
+"""A Dask client for ``--dask ADDRESS`` (``apply`` and ``prepare``): a scheduler address or ``local:N``.
+
+``local:N`` starts a :class:`distributed.LocalCluster` of N single-threaded worker processes
+on this machine; ``tcp://host:8786`` connects to a running scheduler (see docs/scale-out.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from s2sr.errors import ConfigError
+
+DISTRIBUTED_LOGGERS = ("distributed", "distributed.nanny", "distributed.worker", "distributed.scheduler")
+
+
+def quiet_worker() -> None:
+    """In a worker process: s2sr handles pixel grids without CRS itself (the client said so once); rasterio's
+    NotGeoreferencedWarning would print from every worker into the client's progress bar."""
+    from rasterio.errors import NotGeoreferencedWarning
+
+    warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)
+
+
+@contextmanager
+def dask_client(address: str) -> Iterator[Any]:
+    """A connected :class:`distributed.Client` for ``address``, closed (with its local cluster) on exit."""
+    with _quiet_distributed():
+        client, cluster = connect(address)
+        try:
+            yield client
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close(timeout=30)  # time for the workers to exit on their own
+
+
+@contextmanager
+def _quiet_distributed() -> Iterator[None]:
+    """Dask's own INFO/WARNING chatter stays out of s2sr's stderr (start-up banners, and at close "Worker process
+    still alive after 4.0 seconds, killing", which only says a worker took long to exit); errors still show."""
+    loggers = [logging.getLogger(n) for n in DISTRIBUTED_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, lvl in zip(loggers, levels, strict=True):
+            lg.setLevel(lvl)
+
+
+def connect(address: str) -> tuple[Any, Any]:
+    """(client, cluster or None) for ``address``; the connect timeout is Dask's own
+    ``distributed.comm.timeouts.connect`` setting (e.g. ``DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=5s``)."""
+    import dask.config
+    from distributed import Client, LocalCluster
+
+    if address.startswith("local:"):
+        try:
+            n = int(address.split(":", 1)[1])
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise ConfigError(f"--dask {address!r}: expected local:N with N >= 1 workers, e.g. local:2")
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR)
+        return Client(cluster), cluster
+    try:
+        return Client(address, timeout=dask.config.get("distributed.comm.timeouts.connect")), None
+    except OSError as e:
+        raise ConfigError(f"--dask {address!r}: cannot reach the scheduler ({e}); check the address") from None
