@@ -41,13 +41,19 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         assert lines[-1].strip() == f"serving the demo map at http://127.0.0.1:{port}/ (Ctrl-C to stop)"
         assert any("test split (evaluate): PSNR" in line for line in lines)
         layers = _get_json(f"http://127.0.0.1:{port}/layers", deadline=time.time() + 30)
-        assert {"S2 RGB (High-Res)", "S2 RGB (original 10 m)"} <= {x["name"] for x in layers}
+        names = [x["name"] for x in layers]
+        for scene in ("nantes-s2", "synthetic"):  # the shipped model on the real crop, and the demo's own model
+            assert {f"{scene}: S2 RGB (High-Res)", f"{scene}: S2 RGB (original 10 m)"} <= set(names), names
+        assert "nantes-s2: SR confidence" in names  # apply --uncertainty with the shipped model's head
+        assert names[0].startswith("nantes-s2: ")  # the map opens on real imagery
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)  # waits, and closes the stdout pipe (no unclosed-file ResourceWarning)
 
     summary = json.loads((out / "summary.json").read_text())
-    assert set(summary["seconds"]) == {"synth", "prepare", "train", "apply", "evaluate"}
+    assert set(summary["seconds"]) == {"synth", "prepare", "train", "apply", "evaluate", "real: apply",
+                                       "real: Wald check"}
+    assert Path(summary["paths"]["real_uncertainty"]).exists()
     assert summary["metrics"]["train"]["steps"] == 12
     methods = summary["metrics"]["evaluate"]["methods"]
     assert {"model", "bicubic", "lanczos"} <= set(methods)

@@ -67,7 +67,7 @@ def connect(address: str) -> tuple[Any, Any]:
         if n < 1:
             raise ConfigError(f"--dask {address!r}: expected local:N with N >= 1 workers, e.g. local:2")
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
+                               dashboard_address=":0", silence_logs=logging.ERROR)
         return Client(cluster), cluster
     try:
         return Client(address, timeout=dask.config.get("distributed.comm.timeouts.connect")), None

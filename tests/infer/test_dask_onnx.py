@@ -37,7 +37,7 @@ def test_dask_local_cluster_equals_local(make_raster, bicubic_pt, tmp_path):
     # an existing scheduler, by address (in-process workers keep this part fast)
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0") as cluster:
         addr = tmp_path / "addr.tif"
         apply_model(bicubic_pt, src, addr, ApplyConfig(dask=cluster.scheduler_address, **opts))
     assert local.read_bytes() == addr.read_bytes()

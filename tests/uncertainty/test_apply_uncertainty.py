@@ -72,7 +72,7 @@ def test_dask_equals_local(make_raster, headed_pt, tmp_path) -> None:
     src = _scene(make_raster)
     opts = dict(tile=24, overlap=6, progress=False, uncertainty=True)
     apply_model(headed_pt, src, tmp_path / "local.tif", ApplyConfig(**opts))
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
         apply_model(headed_pt, src, tmp_path / "dask.tif", ApplyConfig(dask=cluster.scheduler_address, **opts))
     for name in ("local", "dask"):
         assert (tmp_path / f"{name}.uncertainty.tif").exists()
