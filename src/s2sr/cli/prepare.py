@@ -18,6 +18,13 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--lr", action="append", default=[], metavar="LR.tif", help="LR image (repeat with --hr)")
     p.add_argument("--hr", action="append", default=[], metavar="HR.tif", help="HR image of the same area")
+    p.add_argument("--unpaired", action="store_true", help="--lr (Sentinel-2) and --hr (finer images of other "
+                   "places, any number of each) are not co-located: fit the HR->S2 degradation (MTF, noise, "
+                   "radiometry) from the data and train on pseudo-pairs made with it (docs/prepare.md)")
+    p.add_argument("--train-res", type=float, metavar="M", help="--unpaired: pixel size in metres of the pseudo-LR "
+                   "patches (default: the S2 pixel size); HR images are resampled to TRAIN_RES/scale")
+    p.add_argument("--mtf", type=float, metavar="MTF", help="--unpaired: a known MTF at Nyquist of the S2 images "
+                   "instead of the fitted one")
     p.add_argument("--scenes", metavar="LIST", help="TOML/CSV scene list: LR/HR pairs and/or single S2 images "
                    "made into Wald pairs on the fly, with groups and whole-scene splits (docs/prepare.md)")
     p.add_argument("--scene-root", metavar="DIR", help="folder the relative paths of --scenes start from "
@@ -64,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
     from s2sr.data.scenes import assign_scene_splits, read_scene_list
     from s2sr.errors import ConfigError
 
+    if args.unpaired:
+        return _unpaired(args)
     if len(args.lr) != len(args.hr):
         raise ConfigError(f"got {len(args.lr)} --lr but {len(args.hr)} --hr; give one --hr per --lr")
     if not args.lr and not args.scenes:
@@ -81,6 +90,26 @@ def run(args: argparse.Namespace) -> int:
     )
     r = prepare(cfg, dask=args.dask)
     print(f"{r.out}: " + ", ".join(f"{k} {v}" for k, v in r.counts.items()) + " patches")
+    return 0
+
+
+def _unpaired(args: argparse.Namespace) -> int:
+    from s2sr.data.unpaired.config import make_unpaired_config
+    from s2sr.data.unpaired.prepare import prepare_unpaired
+    from s2sr.errors import ConfigError
+
+    if args.scenes or not args.lr or not args.hr:
+        raise ConfigError("--unpaired takes --lr S2.tif (one or more) and --hr AERIAL.tif (one or more), not --scenes")
+    cfg = make_unpaired_config(
+        lr=args.lr, hr=args.hr, scale=args.scale, out=args.out, res_m=args.res_m, train_res_m=args.train_res,
+        mtf_nyquist=args.mtf, patch_size=args.patch_size, patch_stride=args.patch_stride,
+        lr_bands=band_list(args.lr_bands, "--lr-bands"), hr_bands=band_list(args.hr_bands, "--hr-bands"),
+        val_hr=_names(args.val_scenes), test_hr=_names(args.test_scenes), val_fraction=args.val_fraction,
+        test_fraction=args.test_fraction, split_block=args.split_block, split_gap=args.split_gap,
+        sampling=args.sampling, bright_value=args.bright_value, min_std=args.min_std, seed=args.seed,
+        overwrite=args.overwrite)
+    r = prepare_unpaired(cfg)
+    print(f"{r.out}: " + ", ".join(f"{k} {v}" for k, v in r.counts.items()) + " patches (unpaired)")
     return 0
 
 

@@ -80,7 +80,19 @@ class PairRecord(_Model):
     group: str | None = None  # e.g. the city; whole groups can be held out
     split: Split | None = None  # whole scene to one split; None: block split inside the scene
     lr_res_m: float | None = None  # declared LR pixel size, metres (no CRS, or degrees)
-    kind: Literal["pair", "wald"] = "pair"
+    kind: Literal["pair", "wald", "pseudo"] = "pair"  # pseudo: LR made from the HR by a fitted degradation
+
+
+class UnpairedRecord(_Model):
+    """``prepare --unpaired``: where the HR and the LR domain came from, and the fitted degradation."""
+
+    lr_domain: list[str]  # the Sentinel-2 images the degradation was fitted to
+    hr: list[str]  # the HR images the pseudo-pairs were made from
+    s2_res_m: float  # pixel size of the Sentinel-2 images (the model's input)
+    train_res_m: float  # pixel size of the pseudo-LR patches
+    fine_res_m: float  # pixel size of the HR targets
+    held_out: dict[str, str] = Field(default_factory=dict)  # HR image name -> whole split
+    fit: dict[str, Any] = Field(default_factory=dict)  # DegradationFit.to_dict()
 
 
 class SensorRecord(_Model):
@@ -132,6 +144,7 @@ class Manifest(_Model):
     footprint: str = ""
     seed: int | None = None
     config: dict[str, Any] = Field(default_factory=dict)
+    unpaired: UnpairedRecord | None = None  # set by ``prepare --unpaired``
 
     @model_validator(mode="before")
     @classmethod

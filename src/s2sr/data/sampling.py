@@ -15,8 +15,6 @@ from typing import Protocol
 import numpy as np
 from rasterio.windows import Window
 
-from s2sr.data.config import PrepareConfig
-
 REJECT_REASONS = ("nodata", "bright", "low_texture")
 
 
@@ -28,6 +26,36 @@ class Block:
     patches: list[tuple[int, int]] = field(default_factory=list)  # (row, col) LR px, absolute
 
 
+class SplitOptions(Protocol):
+    """What the split and the patch placement read of a config (``PrepareConfig``, ``UnpairedConfig``)."""
+
+    @property
+    def patch_size(self) -> int: ...
+    @property
+    def patch_stride(self) -> int | None: ...
+    @property
+    def val_fraction(self) -> float: ...
+    @property
+    def test_fraction(self) -> float: ...
+    @property
+    def sampling(self) -> str: ...
+    @property
+    def gap(self) -> int: ...
+    @property
+    def block(self) -> int: ...
+    @property
+    def split_block(self) -> int | None: ...
+
+
+class RejectOptions(Protocol):
+    @property
+    def bright_value(self) -> float: ...
+    @property
+    def max_bright_fraction(self) -> float: ...
+    @property
+    def min_std(self) -> float: ...
+
+
 MIN_SPLIT_BLOCKS = 3  # train, val and test need one block each
 
 
@@ -37,7 +65,7 @@ def usable_blocks(windows: list[Window], block: int, patch: int, gap: int) -> in
     return sum(min(b.window.width, b.window.height) >= inner for w in windows for b in cut_blocks(w, block))
 
 
-def choose_block(windows: list[Window], cfg: PrepareConfig) -> int:
+def choose_block(windows: list[Window], cfg: SplitOptions) -> int:
     """``--split-block``, else the default (4 patches + 2 gaps), shrunk as little as needed for the scenes
     to give one block each to train, val and test (small scenes: a 600 px image at x4 is 150 LR px)."""
     default = cfg.block
@@ -94,7 +122,7 @@ def measure_valid(blocks: list[Block], reader: ValidityReader) -> None:
         b.valid = reader.valid_fraction(b.window)
 
 
-def assign_splits(blocks: list[Block], cfg: PrepareConfig, rng: np.random.Generator) -> None:
+def assign_splits(blocks: list[Block], cfg: SplitOptions, rng: np.random.Generator) -> None:
     """Whole blocks to train/val/test: at least one each for val/test when there are >= 3 blocks.
 
     Only blocks that can hold a patch count; val/test blocks must hold one inside the gap,
@@ -123,7 +151,7 @@ def assign_splits(blocks: list[Block], cfg: PrepareConfig, rng: np.random.Genera
         live[i].split = "val" if k < n_val else "test"
 
 
-def place_patches(blocks: list[Block], cfg: PrepareConfig, rng: np.random.Generator) -> None:
+def place_patches(blocks: list[Block], cfg: SplitOptions, rng: np.random.Generator) -> None:
     """Patch positions in each block: a regular grid, or seeded random positions.
 
     With ``cfg.patch_stride`` below the patch size, train blocks get overlapping grid patches
@@ -176,7 +204,7 @@ def limit_patches(blocks: list[Block], max_patches: int | None, rng: np.random.G
                 b.patches = [pt for pi, pt in enumerate(b.patches) if (bi, pi) in chosen]
 
 
-def reject_reason(lr: np.ndarray, lr_ok: np.ndarray, hr_ok: np.ndarray, cfg: PrepareConfig) -> str | None:
+def reject_reason(lr: np.ndarray, lr_ok: np.ndarray, hr_ok: np.ndarray, cfg: RejectOptions) -> str | None:
     """Why a patch is unusable (one of :data:`REJECT_REASONS`), or None to keep it."""
     if not (lr_ok.all() and hr_ok.all()):
         return "nodata"

@@ -157,9 +157,15 @@ def fit_mtf(images: Sequence[tuple[np.ndarray, np.ndarray, Sequence[float]]],
             n_img += len(s)
             fitted += n
         per_image.append(n_img)
+    return mtf_from_sigmas(sigmas, fitted, per_image, st), per_image
+
+
+def mtf_from_sigmas(sigmas: Sequence[float], fitted: int, per_image: Sequence[int],
+                    st: EdgeFitSettings) -> MTFFit | None:
+    """The fit from the kept edge sigmas (None when fewer than ``st.min_edges``)."""
     if len(sigmas) < st.min_edges:
-        return None, per_image
+        return None
     sig = float(np.quantile(sigmas, st.quantile))
     return MTFFit(mtf_of_sigma(sig), sig, len(sigmas), fitted, float(np.quantile(sigmas, 0.25)), tuple(per_image),
-                  st.quantile), per_image
+                  st.quantile)
 

@@ -83,12 +83,18 @@ def fit_noise(images: Sequence[tuple[np.ndarray, np.ndarray]], bins: int = 6,
     fitted sensor model and mapped to LR units): their block RMS, per signal bin, is the share of
     scene texture, removed in quadrature."""
     nb = images[0][0].shape[0]
+    blocks = [_pooled(images, band) for band in range(nb)]
+    ref = [_pooled(reference, band) for band in range(nb)] if reference else None
+    return noise_from_blocks(blocks, ref, bins)
+
+
+def noise_from_blocks(blocks: Sequence[tuple[np.ndarray, np.ndarray]],
+                      reference: Sequence[tuple[np.ndarray, np.ndarray]] | None = None, bins: int = 6) -> NoiseFit:
+    """:func:`fit_noise` from per-band (signal, RMS) block statistics (:func:`block_stats`, pooled)."""
     a, b, med, total = [], [], [], 0
-    for band in range(nb):
-        sig, rms = _pooled(images, band)
-        ref = _pooled(reference, band) if reference else None
+    for band, (sig, rms) in enumerate(blocks):
         total += sig.size
-        ab = _fit_band(sig, rms, bins, ref)
+        ab = _fit_band(sig, rms, bins, reference[band] if reference else None)
         a.append(ab[0])
         b.append(ab[1])
         med.append(float(np.median(sig)) if sig.size else 0.0)
