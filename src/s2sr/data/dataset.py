@@ -165,6 +165,13 @@ def _summary(m: Manifest) -> dict[str, Any]:
     d = m.model_dump(mode="json", include=set(keep))
     d["inputs"] = [{"lr": p.lr, "hr": p.hr, "scene": p.scene, "group": p.group, "split": p.split, "kind": p.kind}
                    for p in m.pairs]
+    if m.unpaired is not None:
+        u, fit = m.unpaired, m.unpaired.fit
+        d["unpaired"] = {"hr": u.hr, "lr_domain": u.lr_domain, "held_out": u.held_out, "train_res_m": u.train_res_m,
+                         "mtf_nyquist": fit.get("mtf_nyquist"), "mtf": fit.get("mtf"),
+                         "noise_std_at_median": (fit.get("noise") or {}).get("std_at_median_signal"),
+                         "radiometry": {k: {"gains": v.get("gains"), "offsets": v.get("offsets")}
+                                        for k, v in (fit.get("radiometry") or {}).items()}}
     return d
 
 

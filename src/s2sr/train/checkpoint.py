@@ -51,6 +51,21 @@ def _fmt(v: Any, nd: int = 2) -> str:
     return f"{v:.{nd}f}" if isinstance(v, float) else str(v)
 
 
+def _unpaired_line(p: dict[str, Any]) -> str:
+    """The card's line for a model trained on pseudo-pairs (``prepare --unpaired``), else ''."""
+    u = (p.get("prepare") or {}).get("unpaired")
+    if not u:
+        return ""
+    names = ", ".join(Path(h).name for h in u.get("hr", []))
+    lr = u.get("lr_domain", [])
+    shown = ", ".join(Path(x).name for x in lr[:4]) + (f" and {len(lr) - 4} more" if len(lr) > 4 else "")
+    gains = "; ".join(f"{k}: gains {v.get('gains')}, offsets {v.get('offsets')}" for k, v in u.get("radiometry", {}).items())
+    return (f"\n- unpaired: HR from {names}, LR domain from {shown} ({len(lr)} Sentinel-2 images). "
+            f"Pseudo-pairs at {u.get('train_res_m'):g} m made with the degradation fitted to the LR domain: "
+            f"MTF at Nyquist {u.get('mtf_nyquist')}, noise std at the median signal {u.get('noise_std_at_median')}, "
+            f"radiometry (S2 = gain * HR + offset) {gains}. No pixel of the LR domain was a training target.")
+
+
 def model_card(bundle: ModelBundle, seconds: float, steps: int, device: str, precision: str) -> str:
     m, p = bundle.metrics, bundle.provenance
     res = f"{bundle.input_res:g} m" if bundle.input_res else "unknown"
@@ -72,7 +87,7 @@ Super-resolves {len(bundle.bands)}-band images (bands {', '.join(bundle.bands)};
 the same units. Use it with `s2sr apply` or `s2sr.load_model(path).predict(lr)`.
 
 ## Training
-- data: `{p.get('data')}` (prepare.json summary below)
+- data: `{p.get('data')}` (prepare.json summary below){_unpaired_line(p)}
 - architecture: `{bundle.arch}` {bundle.arch_kwargs}
 - steps: {steps}, training time {seconds / 60:.1f} min on {device} ({precision})
 - weights: EMA of the generator, chosen by best validation PSNR (step {m.get('step')})

@@ -87,10 +87,11 @@ def s2_statistics(images: Iterable[S2Image], n_images: int, fit_edges: bool,
 
 
 def degrade_valid(data: np.ndarray, valid: np.ndarray, sensor: SensorModel) -> tuple[np.ndarray, np.ndarray]:
-    """``sensor.degrade`` of an HR array, and the LR pixels whose whole blur support is valid."""
+    """``sensor.degrade`` of an HR array, and the LR pixels whose whole blur support is valid (mirrored at
+    the image edges, as the blur is: the Wald convention of :mod:`s2sr.data.wald`)."""
     m = sensor.radius_hr
     lr = sensor.degrade(data).astype(np.float64)
-    ok = minimum_filter(valid.astype(np.uint8), size=2 * m + 1, mode="constant", cval=0).astype(np.float32)
+    ok = minimum_filter(valid.astype(np.uint8), size=2 * m + 1, mode="mirror").astype(np.float32)
     return lr, area_downsample(ok[None], sensor.scale)[0] >= 1.0
 
 

@@ -20,6 +20,7 @@ from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
+from s2sr.bands import s2_name
 from s2sr.data.pairs import band_names, check_file
 from s2sr.data.unpaired.bandmap import map_hr_bands
 from s2sr.errors import InputError
@@ -82,7 +83,9 @@ def read_s2(path: Path, bands: list[int], res_m: float | None, bright: float, ma
         raise InputError(f"{path}: every pixel is nodata ({info.nodata}); check the file or its nodata value")
     data = raw.astype(np.float64)
     valid &= data.mean(axis=0) <= bright
-    return S2Image(str(path), data, valid, res, band_names(info, idx), info.dtype)
+    names = band_names(info, idx)
+    s2 = [s2_name(n) for n in names]  # 'B2 blue', 'B02' -> 'B2': one spelling for every image
+    return S2Image(str(path), data, valid, res, [str(n) for n in s2] if all(s2) else names, info.dtype)
 
 
 def check_s2_set(images: list[S2Image]) -> None:

@@ -40,8 +40,8 @@ class EdgeFitSettings:
     """Which windows are fitted and which fits are kept."""
 
     candidates: int = 300  # strongest gradient maxima per band image
-    max_fits: int = 2000  # windows fitted in all (spread over the images and bands)
-    max_rel_residual: float = 0.05  # RMS residual / step height
+    max_fits: int = 4000  # windows fitted in all (spread over the images and bands)
+    max_rel_residual: float = 0.08  # RMS residual / step height
     min_contrast_noise: float = 20.0  # step height / noise std
     quantile: float = 0.5  # of the kept sigmas (0.5: the median)
     min_edges: int = MIN_EDGES
