@@ -37,6 +37,7 @@ class UnpairedConfig(BaseModel):
     bright_value: float = 4000.0
     max_bright_fraction: float = 0.05
     min_std: float = 15.0
+    edge_fits: int = 4000  # edge windows fitted for the MTF, over all S2 images and bands
     max_lr_px: int = 2048  # S2 pixels a side read (centre window) per image for the fit
     max_hr_pixels: int = 64_000_000  # HR pixels after resampling, per image
     seed: int = 0

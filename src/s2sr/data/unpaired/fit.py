@@ -103,12 +103,13 @@ def match_factor(s2_res: float, fine_res: float, scale: int) -> int:
 
 
 def fit_degradation(s2: Callable[[], Iterable[S2Image]], n_s2: int, hr: list[HRImage], s2_res: float,
-                    fine_res: float, scale: int, mtf_given: float | None, seed: int = 0) -> DegradationFit:
+                    fine_res: float, scale: int, mtf_given: float | None, seed: int = 0,
+                    edge_fits: int = 4000) -> DegradationFit:
     """Fit MTF, noise and per-HR-image radiometry (see the module doc); ``s2`` yields the S2 images."""
-    stats, paths = s2_statistics(s2(), n_s2, mtf_given is None)
+    st = EdgeFitSettings(max_fits=edge_fits)
+    stats, paths = s2_statistics(s2(), n_s2, mtf_given is None, st)
     mtf = None
     if mtf_given is None:
-        st = EdgeFitSettings()
         mtf = mtf_from_sigmas(stats.sigmas, stats.fitted, stats.per_image, st)
         if mtf is None:
             raise InputError(
@@ -116,7 +117,8 @@ def fit_degradation(s2: Callable[[], Iterable[S2Image]], n_s2: int, hr: list[HRI
                 "MTF; add more or larger --lr images (fields, roads, buildings), or pass a known --mtf (e.g. 0.3)")
         log.info("MTF at Nyquist %.3f (sigma %.3f LR px, %d edges of %d windows)", mtf.mtf_nyquist, mtf.sigma_lr,
                  mtf.edges, mtf.candidates)
-    m = mtf.mtf_nyquist if mtf is not None else float(mtf_given)  # type: ignore[arg-type]
+    # rounded as recorded: the sensor model of the pseudo-pairs, prepare.json and the model are one value
+    m = round(mtf.mtf_nyquist, 4) if mtf is not None else float(mtf_given)  # type: ignore[arg-type]
     k = match_factor(s2_res, fine_res, scale)
     sensor = SensorModel(k, m)
     rad, refs = {}, []

@@ -86,7 +86,8 @@ def prepare_unpaired(cfg: UnpairedConfig) -> PrepareResult:
             check_s2_set([first, im])
             yield im
 
-    fit = fit_degradation(s2_images, len(cfg.lr), hr, first.res_m, fine, cfg.scale, cfg.mtf_nyquist, cfg.seed)
+    fit = fit_degradation(s2_images, len(cfg.lr), hr, first.res_m, fine, cfg.scale, cfg.mtf_nyquist, cfg.seed,
+                          cfg.edge_fits)
     sensor = SensorModel(cfg.scale, fit.mtf_nyquist)
     with atomic_dir(out, overwrite=True) as tmp:
         writers = {s: StoreWriter(tmp, s, first.names, cfg.patch_size, cfg.scale) for s in SPLITS}
@@ -173,7 +174,7 @@ def _sample(hr: list[HRImage], held: dict[str, str], fit: DegradationFit, sensor
     split_blocks: Counter[str] = Counter()
     for i, im in enumerate(hr):
         target, lr, ok = pseudo_pair(im, fit, sensor, s2.dtype, np.random.default_rng([cfg.seed, i]))
-        lr_t = im.transform * Affine.scale(s)
+        lr_t = im.transform @ Affine.scale(s)
         for b in _blocks(im, ok, held.get(im.name), cfg, block, rng):
             split_blocks[b.split] += bool(b.patches)
             for row, col in b.patches:
@@ -184,7 +185,7 @@ def _sample(hr: list[HRImage], held: dict[str, str], fit: DegradationFit, sensor
                 if why:
                     rejects[why] += 1
                     continue
-                bounds = Grid(lr_t * Affine.translation(col, row), p, p).bounds
+                bounds = Grid(lr_t @ Affine.translation(col, row), p, p).bounds
                 rec = PatchRecord(len(records), i, b.split, bounds)
                 writers[b.split].add(lp, hp, {"id": rec.id, "pair": i, "lr_row": row, "lr_col": col,
                                               **dict(zip(("left", "bottom", "right", "top"), bounds, strict=True))})
@@ -204,7 +205,7 @@ def _manifest(cfg: UnpairedConfig, s2: S2Image, hr: list[HRImage], held: dict[st
             lr=f"pseudo-LR from {im.path}", hr=im.path, lr_bands=cfg.lr_band_list, hr_bands=im.bands,
             crs_wkt=im.crs_wkt, epsg=crs.to_epsg(), lr_res=train_res, hr_res=im.native_res_m,
             hr_resampling="average" if im.native_res_m < 0.99 * im.transform.a else "none",
-            lr_transform=list(im.transform * Affine.scale(s))[:6], lr_size=(im.data.shape[2] // s, im.data.shape[1] // s),
+            lr_transform=list(im.transform @ Affine.scale(s))[:6], lr_size=(im.data.shape[2] // s, im.data.shape[1] // s),
             harmonisation=HarmonisationReport(gains=list(rad.gains), offsets=list(rad.offsets), applied=True,
                                               model="S2 = gain * HR + offset (quantiles + spectral clusters vs the S2 set)"),
             scene=im.name, group=im.name, split=held.get(im.name), lr_res_m=train_res, kind="pseudo"))  # type: ignore[arg-type]

@@ -47,8 +47,8 @@ class RadiometryFit:
         return (hr.astype(np.float64) * g + o).astype(np.float32)
 
     def to_dict(self) -> dict[str, object]:
-        return {"model": "LR = gain * HR + offset", "gains": [round(v, 5) for v in self.gains],
-                "offsets": [round(v, 2) for v in self.offsets],
+        return {"model": "LR = gain * HR + offset", "gains": list(self.gains),  # as applied, unrounded
+                "offsets": list(self.offsets),
                 "quantile_gains": [round(v, 5) for v in self.quantile_gains],
                 "quantile_offsets": [round(v, 2) for v in self.quantile_offsets], "clusters": self.clusters,
                 "rel_residual": [round(v, 4) for v in self.rel_residual], "levels": list(self.levels),
