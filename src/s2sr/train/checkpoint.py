@@ -59,7 +59,10 @@ def _unpaired_line(p: dict[str, Any]) -> str:
     names = ", ".join(Path(h).name for h in u.get("hr", []))
     lr = u.get("lr_domain", [])
     shown = ", ".join(Path(x).name for x in lr[:4]) + (f" and {len(lr) - 4} more" if len(lr) > 4 else "")
-    gains = "; ".join(f"{k}: gains {v.get('gains')}, offsets {v.get('offsets')}" for k, v in u.get("radiometry", {}).items())
+    def r(vals: list[float] | None, nd: int) -> list[float]:
+        return [round(float(v), nd) for v in vals or []]
+    gains = "; ".join(f"{k}: gains {r(v.get('gains'), 4)}, offsets {r(v.get('offsets'), 1)}"
+                      for k, v in u.get("radiometry", {}).items())
     return (f"\n- unpaired: HR from {names}, LR domain from {shown} ({len(lr)} Sentinel-2 images). "
             f"Pseudo-pairs at {u.get('train_res_m'):g} m made with the degradation fitted to the LR domain: "
             f"MTF at Nyquist {u.get('mtf_nyquist')}, noise std at the median signal {u.get('noise_std_at_median')}, "
