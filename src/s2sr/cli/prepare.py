@@ -30,7 +30,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--scene-root", metavar="DIR", help="folder the relative paths of --scenes start from "
                    "(default: the list's folder)")
     p.add_argument("--val-scenes", metavar="NAMES", help="comma-separated scene or group names held out whole "
-                   "for validation (the other scenes without a split train)")
+                   "for validation (the other scenes without a split train); with --unpaired: --hr file stems")
     p.add_argument("--test-scenes", metavar="NAMES", help="comma-separated scene or group names held out whole "
                    "for testing")
     p.add_argument("--res-m", type=float, metavar="M", help="pixel size in metres of inputs without a metric CRS "

@@ -94,14 +94,14 @@ def prepare_unpaired(cfg: UnpairedConfig) -> PrepareResult:
         with ExitStack() as stack:
             for w in writers.values():
                 stack.callback(w.close)
-            patches, rejects, blocks = _sample(hr, held, fit, sensor, first, cfg, writers)
+            patches, rejects, blocks, block = _sample(hr, held, fit, sensor, first, cfg, writers)
         counts = {s: w.count for s, w in writers.items()}
         if counts["train"] == 0:
-            raise InputError(f"{', '.join(cfg.hr[i].as_posix() for i in range(len(hr)) if hr[i].name not in held)}: "
-                             f"no usable training patch (rejected: {dict(rejects)}); use a smaller --patch-size, "
-                             "larger HR images, or relax --min-std / --bright-value")
+            names = ", ".join(im.path for im in hr if im.name not in held)
+            raise InputError(f"{names}: no usable training patch (rejected: {dict(rejects)}); use a smaller "
+                             "--patch-size, larger HR images, or relax --min-std / --bright-value")
         note = write_footprint(tmp / "footprint.geojson", patches, {i: CRS.from_wkt(im.crs_wkt) for i, im in enumerate(hr)})
-        manifest = _manifest(cfg, first, hr, held, fit, sensor, train_res, counts, dict(rejects), note, blocks)
+        manifest = _manifest(cfg, first, hr, held, fit, sensor, train_res, counts, dict(rejects), note, blocks, block)
         write_manifest(tmp, manifest)
     log.info("prepare --unpaired: wrote %s: %s patches; rejected %s", out,
              ", ".join(f"{k} {v}" for k, v in counts.items()), ", ".join(f"{k} {v}" for k, v in rejects.items()))
@@ -164,7 +164,9 @@ def _blocks(im: HRImage, ok: np.ndarray, split: str | None, cfg: UnpairedConfig,
 
 
 def _sample(hr: list[HRImage], held: dict[str, str], fit: DegradationFit, sensor: SensorModel, s2: S2Image,
-            cfg: UnpairedConfig, writers: dict[str, StoreWriter]) -> tuple[list[PatchRecord], Counter[str], dict[str, int]]:
+            cfg: UnpairedConfig, writers: dict[str, StoreWriter],
+            ) -> tuple[list[PatchRecord], Counter[str], dict[str, int], int]:
+    """Pseudo-pairs of every HR image, cut into split blocks and patches, appended to the store."""
     p, s = cfg.patch_size, cfg.scale
     rng = np.random.default_rng(cfg.seed)
     free = [Window(0, 0, im.data.shape[2] // s, im.data.shape[1] // s) for im in hr if im.name not in held]
@@ -190,12 +192,12 @@ def _sample(hr: list[HRImage], held: dict[str, str], fit: DegradationFit, sensor
                 writers[b.split].add(lp, hp, {"id": rec.id, "pair": i, "lr_row": row, "lr_col": col,
                                               **dict(zip(("left", "bottom", "right", "top"), bounds, strict=True))})
                 records.append(rec)
-    return records, rejects, {**dict(split_blocks), "block_lr_px": block}
+    return records, rejects, dict(split_blocks), block
 
 
 def _manifest(cfg: UnpairedConfig, s2: S2Image, hr: list[HRImage], held: dict[str, str], fit: DegradationFit,
               sensor: SensorModel, train_res: float, counts: dict[str, int], rejects: dict[str, int], note: str,
-              blocks: dict[str, int]) -> Manifest:
+              blocks: dict[str, int], block: int) -> Manifest:
     s = cfg.scale
     pairs = []
     for im in hr:
@@ -209,7 +211,6 @@ def _manifest(cfg: UnpairedConfig, s2: S2Image, hr: list[HRImage], held: dict[st
             harmonisation=HarmonisationReport(gains=list(rad.gains), offsets=list(rad.offsets), applied=True,
                                               model="S2 = gain * HR + offset (quantiles + spectral clusters vs the S2 set)"),
             scene=im.name, group=im.name, split=held.get(im.name), lr_res_m=train_res, kind="pseudo"))  # type: ignore[arg-type]
-    block = blocks.pop("block_lr_px")
     return Manifest(
         scale=s, patch_size=cfg.patch_size, hr_patch_size=cfg.patch_size * s, bands=s2.names, lr_res=train_res,
         lr_res_m=train_res, input_res_m=s2.res_m, dtype=s2.dtype,

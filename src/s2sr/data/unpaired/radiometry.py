@@ -13,7 +13,8 @@ more water there). The spectra of the land covers move far less, so the quantile
 refined by aligning spectral clusters (:func:`align_clusters`): k-means centres of the degraded
 HR pixels (4-D, all bands), mapped by the current line, attract the LR pixels nearest to them;
 the per-band line through (HR centre, median of its LR pixels), each cluster weighted alike
-whatever its area, is the next estimate. Proportions then only decide which clusters exist.
+whatever its area, is the next estimate. Proportions then only decide which clusters exist. The alignment is run
+from 5 seeded k-means starts and the per-band median of their lines kept.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 LEVELS = tuple(np.round(np.linspace(0.05, 0.95, 19), 3))
+RESTARTS = 5  # seeded k-means restarts of the cluster alignment
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ def band_values(images: Sequence[tuple[np.ndarray, np.ndarray]], band: int, cap:
 
 
 def fit_radiometry(lr: Sequence[tuple[np.ndarray, np.ndarray]], hr_degraded: Sequence[tuple[np.ndarray, np.ndarray]],
-                   levels: Sequence[float] = LEVELS, clusters: int = 8, seed: int = 0) -> RadiometryFit:
+                   levels: Sequence[float] = LEVELS, clusters: int = 16, seed: int = 0) -> RadiometryFit:
     """Per-band line through the matched quantiles of the LR and the degraded HR images, refined by
     :func:`align_clusters` (``clusters`` = 0: the quantile line alone)."""
     nb = lr[0][0].shape[0]
@@ -89,7 +91,11 @@ def fit_radiometry(lr: Sequence[tuple[np.ndarray, np.ndarray]], hr_degraded: Seq
         hq.append(tuple(float(v) for v in qh))
     g, o, used = np.asarray(gains), np.asarray(offs), 0
     if clusters > 0:
-        g, o, used = align_clusters(pixel_samples(lr, seed), pixel_samples(hr_degraded, seed + 1), g, o, clusters, seed)
+        lr_px, hr_px = pixel_samples(lr, seed), pixel_samples(hr_degraded, seed + 1)
+        runs = [align_clusters(lr_px, hr_px, g, o, clusters, seed + k) for k in range(RESTARTS)]
+        g = np.median([r[0] for r in runs], axis=0)  # k-means restarts: the median line is stable
+        o = np.median([r[1] for r in runs], axis=0)
+        used = int(np.median([r[2] for r in runs]))
     return RadiometryFit(tuple(float(v) for v in g), tuple(float(v) for v in o), tuple(gains), tuple(offs), used,
                          tuple(rels), tuple(float(v) for v in lv), tuple(lq), tuple(hq))
 
