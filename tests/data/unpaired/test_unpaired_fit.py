@@ -78,6 +78,28 @@ def test_radiometry_recovers_gain_and_offset_of_the_same_content() -> None:
     np.testing.assert_allclose(fit.gains, gains, rtol=0.01)
     np.testing.assert_allclose(fit.offsets, offs, atol=0.02 * 3000)
     np.testing.assert_allclose(fit.apply(hr[:, :4, :4]), lr[:, :4, :4], rtol=0.01, atol=10)
+    assert fit.source == ("clusters",) * 4 and max(fit.cluster_mismatch) < 0.03
+
+
+@pytest.mark.shared_data
+def test_radiometry_keeps_the_quantile_line_when_clusters_disagree(shared_data) -> None:
+    """Rural NAIP (North Dakota) against urban S2 (Montpellier) share few land covers: where the
+    cluster line matches the distributions badly, the band keeps the quantile line and says so."""
+    from s2sr.data.unpaired.fit import degrade_valid
+    from s2sr.data.unpaired.inputs import read_hr, read_s2
+
+    hr = read_hr(shared_data / "aerial/naip_m_4709963_se_14_20180716_5m.tif", ["B2", "B3", "B4", "B8"], None,
+                 5.0, 4, 20.0, 10**8)
+    lrd, ok = degrade_valid(hr.data, hr.valid, SensorModel(2, 0.23))
+    s2 = read_s2(shared_data / "oscd/montpellier_20150812.tif", [1, 2, 3, 4], 10.0, 4000, 2048)
+    fit = fit_radiometry([(s2.data, s2.valid)], [(lrd, ok)])
+    assert "quantiles" in fit.source and "clusters" in fit.source
+    for b, src in enumerate(fit.source):
+        if src == "quantiles":
+            assert fit.gains[b] == fit.quantile_gains[b] and fit.offsets[b] == fit.quantile_offsets[b]
+            assert fit.cluster_mismatch[b] > max(2 * fit.rel_residual[b], 0.06)
+        else:
+            assert fit.cluster_mismatch[b] <= max(2 * fit.rel_residual[b], 0.06)
 
 
 def test_band_map_from_names_and_from_the_option() -> None:

@@ -14,7 +14,10 @@ refined by aligning spectral clusters (:func:`align_clusters`): k-means centres 
 HR pixels (4-D, all bands), mapped by the current line, attract the LR pixels nearest to them;
 the per-band line through (HR centre, median of its LR pixels), each cluster weighted alike
 whatever its area, is the next estimate. Proportions then only decide which clusters exist. The alignment is run
-from 5 seeded k-means starts and the per-band median of their lines kept.
+from 5 seeded k-means starts and the per-band median of their lines kept. Where the two places
+share no land cover (rural HR, urban S2), clusters align unlike things: a band whose cluster line
+matches the quantiles more than twice as badly as the quantile line (and by more than 6 % of the
+LR 5-95 % range) keeps the quantile line; ``source`` says which line each band uses.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import numpy as np
 
 LEVELS = tuple(np.round(np.linspace(0.05, 0.95, 19), 3))
 RESTARTS = 5  # seeded k-means restarts of the cluster alignment
+MISMATCH_FACTOR, MISMATCH_FLOOR = 2.0, 0.06  # a cluster line may match the quantiles this much worse
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,8 @@ class RadiometryFit:
     levels: tuple[float, ...]
     lr_quantiles: tuple[tuple[float, ...], ...]
     hr_quantiles: tuple[tuple[float, ...], ...]
+    source: tuple[str, ...] = ()  # per band: "clusters" (refined line kept) or "quantiles" (fell back)
+    cluster_mismatch: tuple[float, ...] = ()  # quantile mismatch of the cluster line, as rel_residual
 
     def apply(self, hr: np.ndarray) -> np.ndarray:
         """(bands, h, w) HR values -> LR units (float32)."""
@@ -56,6 +62,7 @@ class RadiometryFit:
                 "rel_residual": [round(v, 4) for v in self.rel_residual], "levels": list(self.levels),
                 "lr_quantiles": [[round(v, 1) for v in q] for q in self.lr_quantiles],
                 "hr_quantiles": [[round(v, 2) for v in q] for q in self.hr_quantiles],
+                "source": list(self.source), "cluster_mismatch": [round(v, 4) for v in self.cluster_mismatch],
                 "method": "line through matched quantiles of degraded HR and LR, refined by aligning spectral k-means clusters"}
 
 
@@ -89,15 +96,23 @@ def fit_radiometry(lr: Sequence[tuple[np.ndarray, np.ndarray]], hr_degraded: Seq
         offs.append(off)
         lq.append(tuple(float(v) for v in ql))
         hq.append(tuple(float(v) for v in qh))
-    g, o, used = np.asarray(gains), np.asarray(offs), 0
+    g, o, used = np.array(gains), np.array(offs), 0
+    source, mismatch = ["quantiles"] * nb, []
     if clusters > 0:
         lr_px, hr_px = pixel_samples(lr, seed), pixel_samples(hr_degraded, seed + 1)
         runs = [align_clusters(lr_px, hr_px, g, o, clusters, seed + k) for k in range(RESTARTS)]
-        g = np.median([r[0] for r in runs], axis=0)  # k-means restarts: the median line is stable
-        o = np.median([r[1] for r in runs], axis=0)
+        cg = np.median([r[0] for r in runs], axis=0)  # k-means restarts: the median line is stable
+        co = np.median([r[1] for r in runs], axis=0)
         used = int(np.median([r[2] for r in runs]))
+        for b in range(nb):  # a cluster line that no longer matches the distributions aligned unlike clusters
+            qh, ql = np.asarray(hq[b]), np.asarray(lq[b])
+            miss = float(np.sqrt(np.mean((cg[b] * qh + co[b] - ql) ** 2)) / max(ql[-1] - ql[0], 1e-9))
+            if miss <= max(MISMATCH_FACTOR * rels[b], MISMATCH_FLOOR):
+                g[b], o[b], source[b] = cg[b], co[b], "clusters"
+            mismatch.append(miss)
     return RadiometryFit(tuple(float(v) for v in g), tuple(float(v) for v in o), tuple(gains), tuple(offs), used,
-                         tuple(rels), tuple(float(v) for v in lv), tuple(lq), tuple(hq))
+                         tuple(rels), tuple(float(v) for v in lv), tuple(lq), tuple(hq), tuple(source),
+                         tuple(mismatch))
 
 
 def pixel_samples(images: Sequence[tuple[np.ndarray, np.ndarray]], seed: int, cap: int = 60_000) -> np.ndarray:
