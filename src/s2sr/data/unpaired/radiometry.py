@@ -16,7 +16,7 @@ the per-band line through (HR centre, median of its LR pixels), each cluster wei
 whatever its area, is the next estimate. Proportions then only decide which clusters exist. The alignment is run
 from 5 seeded k-means starts and the per-band median of their lines kept. Where the two places
 share no land cover (rural HR, urban S2), clusters align unlike things: a band whose cluster line
-matches the quantiles more than twice as badly as the quantile line (and by more than 6 % of the
+matches the quantiles more than 4 times as badly as the quantile line (and by more than 10 % of the
 LR 5-95 % range) keeps the quantile line; ``source`` says which line each band uses.
 """
 
@@ -29,7 +29,7 @@ import numpy as np
 
 LEVELS = tuple(np.round(np.linspace(0.05, 0.95, 19), 3))
 RESTARTS = 5  # seeded k-means restarts of the cluster alignment
-MISMATCH_FACTOR, MISMATCH_FLOOR = 2.0, 0.06  # a cluster line may match the quantiles this much worse
+MISMATCH_FACTOR, MISMATCH_FLOOR = 4.0, 0.10  # a cluster line may match the quantiles this much worse
 
 
 @dataclass(frozen=True)
