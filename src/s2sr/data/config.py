@@ -14,6 +14,13 @@ from s2sr.errors import ConfigError, describe_validation_error
 from s2sr.grid import check_scale
 
 
+def check_patch_size(v: int) -> int:
+    """``--patch-size`` in LR pixels (paired and unpaired prepare)."""
+    if not 4 <= v <= 1024:
+        raise ValueError(f"--patch-size {v}: use 4..1024 LR pixels, e.g. 32")
+    return v
+
+
 class PrepareConfig(BaseModel):
     """Everything ``prepare`` needs. Thresholds are in LR input units (reflectance x 10000)."""
 
@@ -64,9 +71,7 @@ class PrepareConfig(BaseModel):
     @field_validator("patch_size")
     @classmethod
     def _patch(cls, v: int) -> int:
-        if not 4 <= v <= 1024:
-            raise ValueError(f"--patch-size {v}: use 4..1024 LR pixels, e.g. 32")
-        return v
+        return check_patch_size(v)
 
     @model_validator(mode="after")
     def _fractions(self) -> PrepareConfig:

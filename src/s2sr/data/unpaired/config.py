@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from s2sr.data.config import check_patch_size
 from s2sr.errors import ConfigError, describe_validation_error
 from s2sr.grid import check_scale
 
@@ -58,9 +59,7 @@ class UnpairedConfig(BaseModel):
     @field_validator("patch_size")
     @classmethod
     def _patch(cls, v: int) -> int:
-        if not 4 <= v <= 1024:
-            raise ValueError(f"--patch-size {v}: use 4..1024 LR pixels, e.g. 32")
-        return v
+        return check_patch_size(v)
 
     @model_validator(mode="after")
     def _check(self) -> UnpairedConfig:
