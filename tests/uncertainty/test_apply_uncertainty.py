@@ -164,3 +164,23 @@ def test_a_corrupt_input_leaves_neither_output(make_raster, corrupt_block, heade
     assert main(["-q", "apply", str(headed_pt), str(src), str(out), "--tile", "32", "--uncertainty"]) == 2
     assert "pixel data is corrupt or truncated" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["headed.pt", src.name])
+
+
+def test_onnx_export_and_backend_of_a_model_with_a_head(make_raster, headed_pt, tmp_path) -> None:
+    """The shipped model has a head: export leaves it out of the ONNX metadata (its weights are not
+    JSON) and apply --backend onnx gives the torch SR."""
+    import json
+
+    import onnx
+
+    from s2sr.infer.export import ONNX_META_KEY, export_onnx
+
+    out = export_onnx(headed_pt, tmp_path / "m.onnx")
+    meta = json.loads({p.key: p.value for p in onnx.load(str(out)).metadata_props}[ONNX_META_KEY])
+    assert "uncertainty" not in meta and meta["arch"]
+    src = _scene(make_raster)
+    apply_model(headed_pt, src, tmp_path / "torch.tif", ApplyConfig(tile=24, overlap=6, progress=False))
+    apply_model(headed_pt, src, tmp_path / "onnx.tif", ApplyConfig(tile=24, overlap=6, progress=False,
+                                                                   backend="onnx"))
+    a, b = _read(tmp_path / "torch.tif").astype(float), _read(tmp_path / "onnx.tif").astype(float)
+    assert np.abs(a - b).max() <= 1.0

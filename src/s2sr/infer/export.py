@@ -27,6 +27,7 @@ def bundle_meta(bundle: Any) -> dict[str, Any]:
     """The bundle's JSON-able description (no weights) plus its receptive field."""
     d = bundle.to_dict()
     d.pop("state_dict", None)
+    d.pop("uncertainty", None)  # the error model (weights) is not in the graph: an .onnx has no head
     d["receptive_field"] = int(bundle.receptive_field)
     d["name"] = Path(bundle.path).stem if bundle.path else bundle.arch
     return d
