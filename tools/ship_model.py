@@ -57,12 +57,12 @@ def _results_table(path: Path) -> str:
     return "\n".join(rows)
 
 
-def _uncertainty(bundle: Any) -> str:
+def _uncertainty(bundle: Any, name: str) -> str:
     u = bundle.uncertainty
     if not u:
         return "\nNo uncertainty head: `apply --uncertainty` is refused with this model.\n"
     return (f"\n## Per-pixel confidence\nAn error model `{u.get('arch')}` ({u.get('kwargs')}) fitted on the residuals of "
-            f"the train split and calibrated (split-conformal) on the val split: `s2sr apply NAME IN OUT --uncertainty` "
+            f"the train split and calibrated (split-conformal) on the val split: `s2sr apply {name} IN.tif OUT.tif --uncertainty` "
             f"writes the half-width of the 90 % interval beside the SR (docs/uncertainty.md). Trained on "
             f"{len(u.get('trained_on', []))} scenes, calibrated on {len(u.get('calibrated_on', []))}.\n")
 
@@ -118,7 +118,7 @@ vs bicubic {m.get('bicubic_psnr', 0):.2f} dB, SSIM {m.get('val_ssim', 0):.4f} vs
 {tables}
 
 Full tables and the radiometric robustness benchmark: docs/RESULTS.md.
-{_uncertainty(bundle)}
+{_uncertainty(bundle, name)}
 ## Input statistics (training LR, per band B2, B3, B4, B8)
 p01 {[round(v) for v in bundle.input_stats.get('p01', [])]}, median {[round(v) for v in bundle.input_stats.get('p50', [])]},
 p99 {[round(v) for v in bundle.input_stats.get('p99', [])]}. `s2sr apply` refuses inputs on another
