@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from wald_cities import scenes  # noqa: E402
 
 METHODS = ("model", "bicubic", "lanczos")
 METRICS = (("psnr", "PSNR dB", "{:.2f}"), ("ssim", "SSIM", "{:.3f}"), ("sam", "SAM °", "{:.3f}"),
@@ -22,14 +26,12 @@ OWN = ("improvement", "hallucination", "omission")
 OSR = ("reflectance", "spectral", "synthesis", "improvement", "omission", "hallucination")
 
 
-def city_of(image: str) -> str:
-    return image.rsplit("_", 1)[0] if image[-8:].isdigit() else image.split("_")[-2]
-
-
 def by_city(doc: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The images of ``doc`` by city, the groups of the scene list ``wald_cities.py`` scored."""
+    group_of = {path.stem: group for group, path in scenes(Path(), doc["split"])}
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for im in doc["images"]:
-        groups[city_of(im["image"])].append(im)
+        groups[group_of[im["image"]]].append(im)
     return dict(sorted(groups.items()))
 
 
