@@ -98,3 +98,33 @@ def test_spectral_loss_measures_angle_not_brightness() -> None:
     assert float(L.spectral_loss(brighter, hr, mean, std)) < 1e-3
     swapped = hr[:, [0, 1, 3, 2]]  # red and NIR exchanged: a large angle
     assert float(L.spectral_loss(swapped, hr, mean, std)) > 1.0
+
+
+def test_hallucination_loss_is_opensr_hallucination() -> None:
+    """The training loss equals opensr-test's hallucination score (our checked reimplementation) on the
+    same crop, and the truth itself scores the softmin floor exp(-4) / (1 + 2 exp(-4))."""
+    import numpy as np
+
+    from s2sr.evaluate.opensr import nd_map, resize, tc_scores
+
+    g = torch.Generator().manual_seed(3)
+    lr = 0.1 + 0.3 * torch.rand(2, 4, 12, 12, generator=g)
+    hr = torch.nn.functional.interpolate(lr, scale_factor=4, mode="bicubic").clamp_min(0.01)
+    hr = hr + 0.02 * torch.rand(hr.shape, generator=g)
+    sr = hr + 0.03 * torch.randn(hr.shape, generator=g)
+    zero, one = torch.zeros(1, 4, 1, 1), torch.ones(1, 4, 1, 1)
+    got = L.hallucination_loss(sr, hr, lr, zero, one, 4)
+    want = []
+    for i in range(2):
+        base = resize(lr[i].numpy(), 4)[:, 8:-8, 8:-8]
+        s, h = sr[i].numpy()[:, 8:-8, 8:-8], hr[i].numpy()[:, 8:-8, 8:-8]
+        ok = np.ones(h.shape[1:], bool)
+        want.append(tc_scores(nd_map(base, h), nd_map(s, h), nd_map(s, base), ok)["hallucination"])
+    # the loss pools both patches' kept pixels, each patch with its own threshold: equal counts here
+    assert float(got) == pytest.approx(float(np.mean(want)), abs=0.01)
+    assert 0.05 < float(got) < 0.9
+    floor = float(np.exp(-4) / (1 + 2 * np.exp(-4)))
+    assert float(L.hallucination_loss(hr, hr, lr, zero, one, 4)) == pytest.approx(floor, abs=1e-4)
+    x = sr.clone().requires_grad_(True)
+    L.hallucination_loss(x, hr, lr, zero, one, 4).backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all() and float(x.grad.abs().sum()) > 0

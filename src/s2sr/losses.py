@@ -5,6 +5,9 @@
 - ``gradient_loss``: L1 between horizontal and vertical finite differences.
 - ``spectral_loss``: 1 - cos(spectral angle) between SR and HR pixels, in input units.
 - ``consistency_loss``: L1 between ``sensor.degrade_torch(SR)`` and the LR input.
+- ``hallucination_loss``: the mean hallucination weight of opensr-test's correctness score
+  (see :mod:`s2sr.evaluate.opensr`), made differentiable: detail that moves a pixel away
+  from both the reference and the plain upsampled input costs.
 - ``adversarial_losses``: relativistic average GAN (RaGAN, as in ESRGAN) with
   binary cross-entropy on logits, or least-squares GAN (LSGAN, targets 1/0).
 - ``PerceptualLoss``: L1 between features of a network the user supplies as a
@@ -89,6 +92,60 @@ def spectral_loss(sr: torch.Tensor, hr: torch.Tensor, mean: torch.Tensor, std: t
 
 def consistency_loss(sr: torch.Tensor, lr: torch.Tensor, sensor: SensorModel) -> torch.Tensor:
     return (sensor.degrade_torch(sr.float()) - lr.float()).abs().mean()
+
+
+def _nd(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-pixel band mean of ``|x - y| / |x + y|`` (opensr-test's ``nd`` distance)."""
+    return ((x - y).abs() / (x + y).abs().clamp_min(1e-6)).mean(1)
+
+
+def _correctness_maps(sr: torch.Tensor, hr: torch.Tensor, lr: torch.Tensor, mean: torch.Tensor,
+                      std: torch.Tensor, scale: int, quantile: float
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``d_ref``, ``d_im``, ``d_om`` and the kept-pixel mask of opensr-test's correctness score."""
+    def units(t: torch.Tensor) -> torch.Tensor:
+        return t.float() * std + mean
+
+    b = 2 * scale
+    x, y = units(sr)[..., b:-b, b:-b], units(hr)[..., b:-b, b:-b]
+    with torch.no_grad():
+        base = F.interpolate(units(lr), scale_factor=scale, mode="bilinear", align_corners=False)[..., b:-b, b:-b]
+        d_ref = _nd(base, y)
+        thr = torch.quantile(d_ref.flatten(1), quantile, dim=1).view(-1, 1, 1)
+    d_im, d_om = _nd(x, y), _nd(x, base)
+    keep = ((d_ref > thr) | (d_im.detach() > thr) | (d_om.detach() > thr)).float()
+    return d_ref, d_im, d_om, keep
+
+
+def hallucination_loss(sr: torch.Tensor, hr: torch.Tensor, lr: torch.Tensor, mean: torch.Tensor,
+                       std: torch.Tensor, scale: int, kind: str = "softmin", quantile: float = 0.75,
+                       k: float = 0.05, temperature: float = 0.25, floor: float = 1e-3) -> torch.Tensor:
+    """opensr-test's hallucination (1.3.3 defaults) as a loss, in input units.
+
+    ``d_ref = nd(up(LR), HR)``, ``d_im = nd(SR, HR)``, ``d_om = nd(SR, up(LR))`` with ``up``
+    bilinear; pixels where one of them exceeds the patch's ``quantile`` of ``d_ref`` count, with
+    ``a = d_im / d_ref``, ``b = d_om / d_ref``. A ``2 * scale`` border is left out.
+
+    - ``kind="softmin"``: the score itself, the mean hallucination weight of the softmin
+      (``temperature``) over ``(a + b(1 - e^{-k(a+b-1)}), b + a(1 - e^{-k(a+b-1)}), e^{-k a b})``.
+      Its gradient vanishes on the pixels that are most clearly hallucinated (weight ~1).
+    - ``kind="margin"``: mean of ``relu(log((min(d_im, d_om) + f) / (d_ref + f)))``, ``f`` = ``floor``:
+      a pixel is hallucinated when it is both farther from the truth and farther from the plain
+      upsampled input than the two are from each other (``min(a, b) > 1``); the gradient moves it
+      towards whichever is nearer, and does not vanish.
+    """
+    d_ref, d_im, d_om, keep = _correctness_maps(sr, hr, lr, mean, std, scale, quantile)
+    if kind == "margin":
+        v = F.relu(torch.log((torch.minimum(d_im, d_om) + floor) / (d_ref + floor)))
+    elif kind == "softmin":
+        ref = d_ref.clamp_min(1e-6)
+        a, c = (d_im / ref).clamp(max=50.0), (d_om / ref).clamp(max=50.0)
+        h = 1 - torch.exp(-k * (a + c - 1))
+        scores = torch.stack([a + c * h, c + a * h, torch.exp(-k * a * c)])
+        v = torch.softmax(-scores / temperature, dim=0)[2]
+    else:
+        raise ValueError(f"unknown hallucination loss {kind!r}; use 'softmin' or 'margin'")
+    return (v * keep).sum() / keep.sum().clamp_min(1.0)
 
 
 def adversarial_losses(kind: str, real: torch.Tensor, fake: torch.Tensor,

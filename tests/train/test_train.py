@@ -200,3 +200,22 @@ def test_bundle_stores_training_input_percentiles(tiny_store: Callable[..., Path
     st = load_model(res.best).input_stats
     assert set(st) == {"p01", "p50", "p99"} and len(st["p50"]) == 4
     assert all(a <= b <= c for a, b, c in zip(st["p01"], st["p50"], st["p99"], strict=True))
+
+
+def test_init_fine_tunes_from_a_model_and_keeps_its_normalisation(tiny_store: Callable[..., Path],
+                                                                  tmp_path: Path) -> None:
+    ds = tiny_store(n_train=8, n_val=4, lr_patch=8, scale=2)
+    first = train(ds, tmp_path / "a", _cfg(max_steps=4)).best
+    base = s2sr.load_model(first)
+    tuned = train(ds, tmp_path / "b", _cfg(max_steps=1, **{"run.init": str(first), "optim.lr": 1e-9,
+                                                          "loss.hallucination_weight": 1.0}))
+    b = s2sr.load_model(tuned.best)
+    np.testing.assert_array_equal(b.mean, base.mean)
+    for k, v in base.module.state_dict().items():  # one step at lr 1e-9 (EMA of the same start)
+        torch.testing.assert_close(b.module.state_dict()[k], v, atol=1e-6, rtol=0)
+    assert b.train_config["run"]["init"] == str(first)
+    with pytest.raises(ConfigError, match=r"run.init .*copy its \[model\] section"):
+        train(ds, tmp_path / "c", _cfg(max_steps=1, **{"run.init": str(first), "model.kwargs": {"width": 4, "depth": 2}}))
+    ds4 = tiny_store("ds4", n_train=8, n_val=4, lr_patch=8, scale=4)
+    with pytest.raises(ConfigError, match="model is x2 with 4 bands, the data x4"):
+        train(ds4, tmp_path / "d", _cfg(max_steps=1, **{"run.init": str(first)}))

@@ -66,6 +66,8 @@ class LossCfg(_Strict):
     gradient_weight: float = Field(default=0.0, ge=0)
     consistency_weight: float = Field(default=0.0, ge=0)
     spectral_weight: float = Field(default=0.0, ge=0)  # 1 - cos(spectral angle), x1000, input units
+    hallucination_weight: float = Field(default=0.0, ge=0)  # opensr-test hallucination (losses.py)
+    hallucination: Literal["softmin", "margin"] = "softmin"
     perceptual_weight: float = Field(default=0.0, ge=0)
     perceptual_weights: str | None = None
 
@@ -106,6 +108,9 @@ class RunCfg(_Strict):
     norm_patches: int = Field(default=512, gt=0)
     data_range: float = Field(default=10000.0, gt=0)
     tensorboard: bool = True
+    # start the generator from this model (a checkpoint path or an installed model's name) and
+    # keep its normalisation: fine-tuning. Its architecture and kwargs must be the config's.
+    init: str | None = None
 
 
 class TrainConfig(_Strict):

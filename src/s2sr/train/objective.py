@@ -35,6 +35,10 @@ class GeneratorLoss:
         if c.spectral_weight:
             m, s = self.mean.to(sr.device), self.std.to(sr.device)
             terms["spectral"] = c.spectral_weight * L.spectral_loss(sr, hr, m, s)
+        if c.hallucination_weight:
+            m, s = self.mean.to(sr.device), self.std.to(sr.device)
+            terms["hallucination"] = c.hallucination_weight * L.hallucination_loss(
+                sr, hr, lr, m, s, self.sensor.scale, c.hallucination)
         if self.perceptual is not None:
             terms["perceptual"] = c.perceptual_weight * self.perceptual(sr, hr)
         total = torch.stack(list(terms.values())).sum()

@@ -101,6 +101,19 @@ def _provenance(data: Path, info: DatasetInfo, cfg: TrainConfig, device: torch.d
             "device": str(device), "precision": precision, "torch": str(torch.__version__)}
 
 
+def _init_model(config: TrainConfig, info: Any) -> Any:
+    """The model ``run.init`` names (None without it), checked against the data's bands and scale."""
+    if not config.run.init:
+        return None
+    from s2sr.bundle import load_model
+
+    b = load_model(config.run.init)
+    if b.scale != info.scale or len(b.bands) != len(info.bands):
+        raise ConfigError(f"run.init {config.run.init}: model is x{b.scale} with {len(b.bands)} bands, the data "
+                          f"x{info.scale} with {len(info.bands)}; fine-tune on data of the same scale and bands")
+    return b
+
+
 RUN_FILES = ("best.pt", "last.pt", "MODEL_CARD.md", "config.json", "metrics.csv", "tb")
 
 
@@ -132,8 +145,12 @@ def train(data: Path | None, out: Path, config: TrainConfig | str | Path | None 
     info = dataset.training_info(tr)
     device = pick_device(config.run.device)
     precision = pick_precision(config.run.precision, device)
+    init = _init_model(config, info) if state is None else None
     if state is None:
-        mean, std = norm_stats(tr, config.run.norm_patches, config.run.seed)  # bad data: no run folder made
+        if init is not None:  # fine-tuning keeps the normalisation the weights were trained with
+            mean, std = np.asarray(init.mean, np.float32), np.asarray(init.std, np.float32)
+        else:
+            mean, std = norm_stats(tr, config.run.norm_patches, config.run.seed)  # bad data: no run folder made
         _make_out(out)
     else:
         mean, std = np.asarray(state["mean"], np.float32), np.asarray(state["std"], np.float32)
@@ -146,6 +163,8 @@ def train(data: Path | None, out: Path, config: TrainConfig | str | Path | None 
     trainer = Trainer(config, info, batches, device, precision)
     if state is not None:
         trainer.load_state(state)
+    elif init is not None:
+        trainer.init_from(init)
     log.info("train: %s on %s (%s), %d train / %d val patches, from step %d",
              config.model.arch, device, precision, len(tr), len(va), trainer.step)
     loop = _Loop(trainer, config, info, data, out, va, mean, std, on_step)
