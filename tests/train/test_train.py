@@ -166,6 +166,15 @@ def test_cli_train_and_errors(tiny_store: Callable[..., Path], tmp_path: Path,
     assert saved["run"]["seed"] == 3 and saved["run"]["batch_size"] == 2
     rc = main(["train", "--resume", str(tmp_path / "r"), "--max-steps", "3"])
     assert rc == 0 and json.loads((tmp_path / "r" / "config.json").read_text())["run"]["max_steps"] == 3
+    best = tmp_path / "r" / "best.pt"
+    rc = main(["train", "--data", str(ds), "--config", str(cfg), "--out", str(tmp_path / "ft"), "--init", str(best),
+               "--max-steps", "1", "--batch-size", "2"])
+    assert rc == 0 and json.loads((tmp_path / "ft" / "config.json").read_text())["run"]["init"] == str(best)
+    capsys.readouterr()
+    rc = main(["train", "--data", str(ds), "--config", "demo", "--out", str(tmp_path / "ft2"), "--init", str(best)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and err[-1].startswith(f"s2sr train: error: run.init {best}: its model is light")
+    assert not (tmp_path / "ft2").exists()
     bad = tmp_path / "bad.toml"
     bad.write_text("[run]\nbatch_size = -2\n")
     rc = main(["train", "--data", str(ds), "--config", str(bad), "--out", str(tmp_path / "r2")])

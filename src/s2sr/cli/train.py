@@ -15,10 +15,15 @@ def add_parser(sub: Any) -> None:
         "(resume state), RUN/metrics.csv, RUN/tb/ (TensorBoard), RUN/MODEL_CARD.md.",
     )
     p.add_argument("--data", type=Path, help="dataset folder written by `s2sr prepare`")
-    p.add_argument("--config", help="TOML/YAML/JSON config file, or a built-in name: light, srresnet, rrdb, demo")
+    from s2sr.archs import ARCHS
+    from s2sr.train.config import builtin_names
+
+    p.add_argument("--config", help="TOML/YAML/JSON config file, or a built-in name: " + ", ".join(builtin_names()))
     p.add_argument("--out", type=Path, help="run folder to create (RUN)")
     p.add_argument("--resume", type=Path, metavar="RUN", help="continue the run in RUN exactly where it stopped")
-    p.add_argument("--arch", help="override model.arch (light, srresnet, rrdb)")
+    p.add_argument("--arch", help="override model.arch (" + ", ".join(a for a in ARCHS if a != "bicubic") + ")")
+    p.add_argument("--init", metavar="MODEL", help="fine-tune: start from this model (RUN/best.pt or an installed "
+                   "name such as s2-rgbn-x4) and keep its normalisation; override run.init")
     p.add_argument("--max-steps", type=int, help="override run.max_steps")
     p.add_argument("--minutes", type=float, help="stop after this many minutes of training (wall clock)")
     p.add_argument("--batch-size", type=int, help="override run.batch_size")
@@ -34,7 +39,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
     from s2sr.errors import ConfigError
 
-    o: dict[str, Any] = {"arch": args.arch, "max_steps": args.max_steps, "minutes": args.minutes,
+    o: dict[str, Any] = {"run.init": args.init, "arch": args.arch, "max_steps": args.max_steps, "minutes": args.minutes,
                          "batch_size": args.batch_size, "seed": args.seed, "device": args.device}
     for item in args.set:
         key, sep, text = item.partition("=")

@@ -106,11 +106,16 @@ def _init_model(config: TrainConfig, info: Any) -> Any:
     if not config.run.init:
         return None
     from s2sr.bundle import load_model
+    from s2sr.train.trainer import resolve_arch_kwargs
 
     b = load_model(config.run.init)
     if b.scale != info.scale or len(b.bands) != len(info.bands):
         raise ConfigError(f"run.init {config.run.init}: model is x{b.scale} with {len(b.bands)} bands, the data "
                           f"x{info.scale} with {len(info.bands)}; fine-tune on data of the same scale and bands")
+    mine = resolve_arch_kwargs(config, info)
+    if b.arch != config.model.arch or dict(b.arch_kwargs) != mine:
+        raise ConfigError(f"run.init {config.run.init}: its model is {b.arch} {dict(b.arch_kwargs)}, the config's "
+                          f"{config.model.arch} {mine}; copy its [model] section into the config")
     return b
 
 

@@ -159,12 +159,8 @@ class Trainer:
         return s
 
     def init_from(self, bundle: Any) -> None:
-        """Start from ``bundle``'s generator weights (``run.init``: fine-tuning); same arch and kwargs."""
-        mine = {k: v for k, v in self.arch_kwargs.items()}
-        theirs = dict(bundle.arch_kwargs)
-        if bundle.arch != self.cfg.model.arch or mine != theirs:
-            raise ConfigError(f"run.init {bundle.path}: its model is {bundle.arch} {theirs}, the config's "
-                              f"{self.cfg.model.arch} {mine}; copy its [model] section into the config")
+        """Start from ``bundle``'s generator weights (``run.init``: fine-tuning; same arch and kwargs,
+        checked by ``train`` before the run folder is made)."""
         self.G.load_state_dict(bundle.module.state_dict())
         if self.ema is not None:
             self.ema.module.load_state_dict(bundle.module.state_dict())
