@@ -48,8 +48,13 @@ class BandedMatrix:
     """
 
     def __init__(self, m: torch.Tensor, block: int = 32) -> None:
+        """``block`` rows per block; 0: one dense block (on GPUs, where many small products cost more
+        in kernel launches than the zeros they skip)."""
         self.shape = tuple(m.shape)
         self.blocks: list[tuple[int, int, int, int, torch.Tensor, torch.Tensor]] = []
+        if block <= 0:
+            self.blocks.append((0, m.shape[0], 0, m.shape[1], m.contiguous(), m.T.contiguous()))
+            return
         for r0 in range(0, m.shape[0], block):
             r1 = min(r0 + block, m.shape[0])
             cols = torch.nonzero(m[r0:r1].abs().sum(0)).flatten()
@@ -94,7 +99,8 @@ class ConsistencyLayer(nn.Module):
         if key not in self._mats:
             a = torch.as_tensor(self.sensor.matrix(n_lr), dtype=like.dtype, device=like.device)
             b = torch.as_tensor(self.sensor.projector(n_lr), dtype=like.dtype, device=like.device)
-            self._mats[key] = (BandedMatrix(a), BandedMatrix(b))
+            block = 32 if like.device.type == "cpu" else 0
+            self._mats[key] = (BandedMatrix(a, block), BandedMatrix(b, block))
         return self._mats[key]
 
     def forward(self, sr: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
