@@ -102,3 +102,14 @@ def test_invalid_plans(kw, msg):
     with pytest.raises(ConfigError) as e:
         make_plan(40, 40, 4, margin=2, **kw)
     assert str(e.value) == msg
+
+
+@pytest.mark.parametrize(("margin", "tile"), [(0, 256), (10, 256), (42, 256), (60, 384), (100, 512), (400, 512)])
+def test_default_tile_keeps_half_the_input_useful(margin: int, tile: int) -> None:
+    from s2sr.infer.apply import ApplyConfig
+
+    cfg = ApplyConfig()
+    got = cfg.tile_for(margin)
+    assert got == tile and got % 64 == 0
+    if tile < 512:  # not capped: at least half of the model input is output
+        assert (got / (got + cfg.overlap + 2 * margin)) ** 2 >= 0.5

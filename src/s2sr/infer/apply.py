@@ -85,10 +85,13 @@ class ApplyConfig:
     uncertainty_level: float = 0.9
 
     def tile_for(self, margin: int) -> int:
-        """Default tile: large enough that the model input is at least ~60 % useful output
-        ((tile / (tile + overlap + 2 margin))^2), between 256 and 512 LR pixels, a multiple of 64
-        (equisr/srresnet, receptive field 42: 384; light: 256). Measured: benchmarks/apply.py."""
-        need = 3.44 * (self.overlap + 2 * margin)  # sqrt(0.6) / (1 - sqrt(0.6)) = 3.44
+        """Default tile: large enough that at least ~half the model input is useful output
+        ((tile / (tile + overlap + 2 margin))^2 >= 0.5), between 256 and 512 LR pixels, a multiple of 64
+        (receptive field 42, equisr/srresnet: 256; light: 256). Larger tiles waste less on margins
+        but run slower per pixel on CPU (their activations leave the caches): equisr bf16 on 2 cores,
+        a 1500 LR px scene, 3.0-3.2 output Mpx/s at 256 against 2.5-2.9 at 384 (benchmarks/apply.py
+        sweeps it)."""
+        need = 2.414 * (self.overlap + 2 * margin)  # sqrt(0.5) / (1 - sqrt(0.5)) = 2.414
         return int(min(512, max(256, 64 * math.ceil(need / 64))))
 
     def __post_init__(self) -> None:
