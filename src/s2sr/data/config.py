@@ -21,24 +21,21 @@ def check_patch_size(v: int) -> int:
     return v
 
 
-class PrepareConfig(BaseModel):
-    """Everything ``prepare`` needs. Thresholds are in LR input units (reflectance x 10000)."""
+class PatchOptions(BaseModel):
+    """What paired and unpaired ``prepare`` share: the grid, patches, splits and rejection thresholds,
+    with the derived split defaults (:attr:`gap`, :attr:`block`) the split code reads
+    (:class:`s2sr.data.sampling.SplitOptions`). Thresholds are in LR input units."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    pairs: list[tuple[Path, Path]] = []  # --lr/--hr pairs; they become the first scenes
-    scenes: list[SceneSpec] = []  # a scene list (pairs and/or Wald images), see data/scenes.py
-    res_m: float | None = None  # LR pixel size (m) for files without a metric CRS
     scale: int
-    patch_size: int = 32
     out: Path
+    res_m: float | None = None  # LR (S2) pixel size (m) for files without a metric CRS
+    patch_size: int = 32
+    patch_stride: int | None = None  # LR px between train patches (grid sampling); < patch_size overlaps
     lr_bands: list[int] | None = None  # 1-based; default 1,2,3,4
     hr_bands: list[int] | None = None
-    coregister: bool = False
-    harmonise: bool = False
     sampling: Literal["grid", "random"] = "grid"
-    patch_stride: int | None = None  # LR px between train patches (grid sampling); < patch_size overlaps
-    max_patches: int | None = None
     seed: int = 0
     val_fraction: float = 0.15
     test_fraction: float = 0.15
@@ -47,15 +44,42 @@ class PrepareConfig(BaseModel):
     bright_value: float = 4000.0  # a pixel whose band mean exceeds this is cloud / saturated
     max_bright_fraction: float = 0.05
     min_std: float = 15.0  # patches whose mean per-band std is lower have no texture
-    mtf_nyquist: float = 0.3
-    coreg_window: int = 128  # LR px
-    coreg_windows: int = 5
     overwrite: bool = False
 
     @field_validator("scale", mode="before")
     @classmethod
     def _scale(cls, v: Any) -> int:
         return check_scale(v)
+
+    @field_validator("patch_size")
+    @classmethod
+    def _patch(cls, v: int) -> int:
+        return check_patch_size(v)
+
+    @property
+    def gap(self) -> int:
+        return self.split_gap if self.split_gap is not None else max(1, self.patch_size // 8)
+
+    @property
+    def block(self) -> int:
+        return self.split_block or 4 * self.patch_size + 2 * self.gap
+
+    @property
+    def lr_band_list(self) -> list[int]:
+        return self.lr_bands or [1, 2, 3, 4]
+
+
+class PrepareConfig(PatchOptions):
+    """Everything ``prepare`` needs (with :class:`PatchOptions`)."""
+
+    pairs: list[tuple[Path, Path]] = []  # --lr/--hr pairs; they become the first scenes
+    scenes: list[SceneSpec] = []  # a scene list (pairs and/or Wald images), see data/scenes.py
+    coregister: bool = False
+    harmonise: bool = False
+    max_patches: int | None = None
+    mtf_nyquist: float = 0.3
+    coreg_window: int = 128  # LR px
+    coreg_windows: int = 5
 
     @model_validator(mode="before")
     @classmethod
@@ -67,11 +91,6 @@ class PrepareConfig(BaseModel):
         if isinstance(data, dict) and not data.get("scenes"):
             raise ValueError("give at least one --lr/--hr pair or a --scenes list")
         return data
-
-    @field_validator("patch_size")
-    @classmethod
-    def _patch(cls, v: int) -> int:
-        return check_patch_size(v)
 
     @model_validator(mode="after")
     def _fractions(self) -> PrepareConfig:
@@ -92,18 +111,6 @@ class PrepareConfig(BaseModel):
     def inputs(self) -> list[Path]:
         """Every input file of every scene."""
         return [p for sc in self.scenes for p in sc.inputs]
-
-    @property
-    def gap(self) -> int:
-        return self.split_gap if self.split_gap is not None else max(1, self.patch_size // 8)
-
-    @property
-    def block(self) -> int:
-        return self.split_block or 4 * self.patch_size + 2 * self.gap
-
-    @property
-    def lr_band_list(self) -> list[int]:
-        return self.lr_bands or [1, 2, 3, 4]
 
     @property
     def hr_band_list(self) -> list[int]:

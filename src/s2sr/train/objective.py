@@ -32,11 +32,10 @@ class GeneratorLoss:
             terms["gradient"] = c.gradient_weight * L.gradient_loss(sr, hr)
         if c.consistency_weight:
             terms["consistency"] = c.consistency_weight * L.consistency_loss(sr, lr, self.sensor)
+        m, s = self.mean.to(sr.device), self.std.to(sr.device)  # input units for the two losses below
         if c.spectral_weight:
-            m, s = self.mean.to(sr.device), self.std.to(sr.device)
             terms["spectral"] = c.spectral_weight * L.spectral_loss(sr, hr, m, s)
         if c.hallucination_weight:
-            m, s = self.mean.to(sr.device), self.std.to(sr.device)
             terms["hallucination"] = c.hallucination_weight * L.hallucination_loss(
                 sr, hr, lr, m, s, self.sensor.scale, c.hallucination)
         if self.perceptual is not None:

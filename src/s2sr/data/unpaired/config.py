@@ -3,51 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import ValidationError, field_validator, model_validator
 
-from s2sr.data.config import check_patch_size
+from s2sr.data.config import PatchOptions
 from s2sr.errors import ConfigError, describe_validation_error
-from s2sr.grid import check_scale
 
 
-class UnpairedConfig(BaseModel):
-    """Sentinel-2 images (the LR domain) and HR images of other places; thresholds in LR units."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class UnpairedConfig(PatchOptions):
+    """Sentinel-2 images (the LR domain) and HR images of other places (with :class:`PatchOptions`;
+    ``res_m``: the S2 pixel size for files without a metric CRS)."""
 
     lr: list[Path]  # Sentinel-2 images: the LR domain the degradation is fitted to
     hr: list[Path]  # finer images of other places, any CRS (metric), pixel size, dtype
-    scale: int
-    out: Path
-    res_m: float | None = None  # S2 pixel size (m) for files without a metric CRS
     train_res_m: float | None = None  # pseudo-LR pixel size (m); default the S2 pixel size
     mtf_nyquist: float | None = None  # a known MTF instead of the fitted one
-    patch_size: int = 32
-    patch_stride: int | None = None
-    lr_bands: list[int] | None = None
-    hr_bands: list[int] | None = None
     val_hr: list[str] = []  # HR image names (file stems) held out whole for validation
     test_hr: list[str] = []
-    val_fraction: float = 0.15  # block split inside the HR images when none is held out whole
-    test_fraction: float = 0.15
-    split_block: int | None = None
-    split_gap: int | None = None
-    sampling: Literal["grid", "random"] = "grid"
-    bright_value: float = 4000.0
-    max_bright_fraction: float = 0.05
-    min_std: float = 15.0
     edge_fits: int = 4000  # edge windows fitted for the MTF, over all S2 images and bands
     max_lr_px: int = 2048  # S2 pixels a side read (centre window) per image for the fit
     max_hr_pixels: int = 64_000_000  # HR pixels after resampling, per image
-    seed: int = 0
-    overwrite: bool = False
-
-    @field_validator("scale", mode="before")
-    @classmethod
-    def _scale(cls, v: Any) -> int:
-        return check_scale(v)
 
     @field_validator("lr", "hr")
     @classmethod
@@ -55,11 +31,6 @@ class UnpairedConfig(BaseModel):
         if not v:
             raise ValueError("give at least one image (--lr S2.tif and --hr AERIAL.tif)")
         return v
-
-    @field_validator("patch_size")
-    @classmethod
-    def _patch(cls, v: int) -> int:
-        return check_patch_size(v)
 
     @model_validator(mode="after")
     def _check(self) -> UnpairedConfig:
@@ -78,18 +49,6 @@ class UnpairedConfig(BaseModel):
     @property
     def inputs(self) -> list[Path]:
         return [*self.lr, *self.hr]
-
-    @property
-    def gap(self) -> int:
-        return self.split_gap if self.split_gap is not None else max(1, self.patch_size // 8)
-
-    @property
-    def block(self) -> int:
-        return self.split_block or 4 * self.patch_size + 2 * self.gap
-
-    @property
-    def lr_band_list(self) -> list[int]:
-        return self.lr_bands or [1, 2, 3, 4]
 
 
 def make_unpaired_config(**kwargs: Any) -> UnpairedConfig:
