@@ -76,6 +76,45 @@ def test_readers_and_render_threads_are_bounded_under_concurrency(serve_data) ->
         assert 0 < POOL.open_count(f) <= tile_threads()
 
 
+def test_render_threads_hold_one_gdal_env(serve_data) -> None:
+    """Each rasterio call on a render thread started and stopped its own GDAL environment (driver
+    re-registration, process-wide options set and cleared) while other threads encoded tiles: once a
+    PNG encode failed in CI. The tile threads now hold one environment for their life."""
+    import rasterio.env
+
+    app = create_app(_cfg(serve_data))
+    futures = [app.state.tile_executor.submit(rasterio.env.hasenv) for _ in range(8)]
+    assert [f.result(10) for f in futures] == [True] * 8
+    assert not rasterio.env.hasenv()  # the calling thread is left as it was
+    app.state.tile_executor.shutdown()
+
+
+def test_a_tile_that_fails_answers_500_naming_it(serve_data, monkeypatch) -> None:
+    """An error while rendering escaped the route: uvicorn closed the connection without an answer
+    (the client saw httpx.ReadError). It is now a 500 naming the tile and file; other tiles still work."""
+    import s2sr.serve.app as app_module
+
+    real = app_module.render_tile
+
+    def flaky(layer, z, x, y, *a):
+        if (x + y) % 2:
+            raise RuntimeError("PNG driver could not encode")
+        return real(layer, z, x, y, *a)
+
+    monkeypatch.setattr(app_module, "render_tile", flaky)
+    app = create_app(_cfg(serve_data))
+    with live_server(app) as base, httpx.Client(timeout=30) as c:
+        urls = _tile_urls(base, [la for la in c.get(base + "/layers").json() if la["id"] == "sr_rgb"], 6)
+        answers = [c.get(u) for u in urls]
+    bad = [(u, r) for u, r in zip(urls, answers, strict=True) if r.status_code == 500]
+    assert bad and len(bad) < len(urls)
+    assert all(r.status_code in (200, 204) for r in answers if r.status_code != 500)
+    u, r = bad[0]
+    tile = "/".join(u.split("/")[-5:])
+    assert r.json()["detail"] == (f"tile {tile} of {serve_data.sr.name} could not be rendered: "
+                                  "RuntimeError: PNG driver could not encode")
+
+
 def test_far_zoomed_out_tiles_do_not_hold_a_render_thread(serve_data) -> None:
     """A tile 14 levels above the data (z=1 here) took minutes to warp; with a bounded number of render
     threads a few such requests would stall the server. They answer 204 (the layer is < 1 px there)."""

@@ -34,7 +34,14 @@ from s2sr.serve.hosts import HostGuard, allowed_hosts
 from s2sr.serve.layers import FOOTPRINT_TITLE, Layer, MapScene, build_layers, union_bounds
 from s2sr.serve.limits import apply_limits, tile_threads
 from s2sr.serve.stats import parse_rescale
-from s2sr.serve.tiles import MAX_ZOOM, MEDIA_TYPES, available_formats, render_tile, tile_in_range
+from s2sr.serve.tiles import (
+    MAX_ZOOM,
+    MEDIA_TYPES,
+    available_formats,
+    hold_gdal_env,
+    render_tile,
+    tile_in_range,
+)
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +185,12 @@ def _add_tile_route(app: FastAPI, scenes: dict[str, MapScene], executor: ThreadP
         except ValueError as e:
             raise HTTPException(400, str(e)) from None
         # rendering runs on the bounded tile threads, not on the event loop nor a thread per request
-        data = await asyncio.get_running_loop().run_in_executor(executor, render_tile, la, zi, xi, yi, fmt, stretch)
+        try:
+            data = await asyncio.get_running_loop().run_in_executor(executor, render_tile, la, zi, xi, yi, fmt, stretch)
+        except Exception as e:  # answered as a 500 naming the tile (an escaping error drops the connection)
+            log.exception("tile %s/%s/%s/%s/%s.%s failed (%s)", scene, layer, z, x, y, fmt, la.path)
+            raise HTTPException(500, f"tile {scene}/{layer}/{z}/{x}/{y}.{fmt} of {la.path.name} could not be "
+                                     f"rendered: {type(e).__name__}: {e}") from e
         if data is None:
             return Response(status_code=204, headers={"Cache-Control": "public, max-age=300"})
         return Response(data, media_type=MEDIA_TYPES[fmt], headers={"Cache-Control": "public, max-age=300"})
@@ -209,7 +221,8 @@ def create_app(cfg: ServeConfig) -> FastAPI:
     """
     apply_limits()
     scenes = load_scenes(cfg)
-    executor = ThreadPoolExecutor(max_workers=tile_threads(), thread_name_prefix="s2sr-tile")
+    executor = ThreadPoolExecutor(max_workers=tile_threads(), thread_name_prefix="s2sr-tile",
+                                  initializer=hold_gdal_env)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -219,6 +232,7 @@ def create_app(cfg: ServeConfig) -> FastAPI:
     app = FastAPI(title="s2sr serve", version=__version__, docs_url=None, redoc_url=None,
                   openapi_url=None, lifespan=lifespan)
     app.state.scenes = scenes
+    app.state.tile_executor = executor
     app.state.allowed_hosts = allowed_hosts(cfg.host, cfg.allow_hosts)
     app.add_middleware(HostGuard, allowed=app.state.allowed_hosts)
     _add_page_routes(app)

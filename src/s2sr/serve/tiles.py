@@ -86,6 +86,22 @@ class ReaderPool:
 
 
 POOL = ReaderPool(tile_threads())
+_thread_env = threading.local()
+
+
+def hold_gdal_env() -> None:
+    """Enter one rasterio/GDAL environment for the life of the calling (render) thread.
+
+    Without it every rasterio call on a thread with no environment starts and stops its own:
+    it re-registers all drivers and sets then clears process-wide options (GDAL_DATA, PROJ paths)
+    while other render threads encode tiles; once in a CI run a PNG encode failed that way.
+    Used as the ``initializer`` of the tile thread pool.
+    """
+    import rasterio
+
+    env = rasterio.Env()
+    env.__enter__()
+    _thread_env.env = env  # kept (not exited) until the thread ends with the server
 
 
 @lru_cache(maxsize=1)
