@@ -66,6 +66,12 @@ def add_parser(sub: Any) -> None:
                    "interval around the SR (needs a model with an uncertainty head; docs/uncertainty.md)")
     p.add_argument("--uncertainty-level", type=float, default=90.0, metavar="PERCENT",
                    help="interval level of --uncertainty in %%: 80, 90 or 95 (default 90)")
+    p.add_argument("--safe", action="store_true",
+                   help="safe output: the detail the model adds over bicubic is kept where it stands above the "
+                   "predicted error and falls back towards bicubic where it does not (needs an uncertainty head; "
+                   "no longer exactly LR-consistent; docs/uncertainty.md)")
+    p.add_argument("--safe-strength", type=float, default=0.5, metavar="S",
+                   help="--safe gain d^2 / (d^2 + (S h)^2), h the half-width at --uncertainty-level (default 0.5)")
     p.set_defaults(func=run)
 
 
@@ -83,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads, input_check="warn" if args.no_input_check else "refuse",
         creation_options=parse_creation_options(args.co),
         uncertainty=args.uncertainty, uncertainty_level=args.uncertainty_level / 100.0,
+        safe=args.safe, safe_strength=args.safe_strength,
     )
     if args.out_dir is None:
         if len(args.paths) != 2:

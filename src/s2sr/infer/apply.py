@@ -83,6 +83,9 @@ class ApplyConfig:
     # also write <OUT stem>.uncertainty.tif: the half-width of the calibrated interval at this level
     uncertainty: bool = False
     uncertainty_level: float = 0.9
+    # shrink the SR's detail over bicubic where the predicted error exceeds it (s2sr.infer.safe)
+    safe: bool = False
+    safe_strength: float = 0.5
 
     def tile_for(self, margin: int) -> int:
         """Default tile: large enough that at least ~half the model input is useful output
@@ -187,11 +190,15 @@ def apply_model(
     check_outputs([dst, *side_files(dst), input_vrt(dst), *extra], [("input", local_src), ("model", model_path)])
     if dst.suffix.lower() not in (".tif", ".tiff"):
         raise ConfigError(f"{dst}: s2sr apply writes a Cloud Optimized GeoTIFF; name the output *.tif")
+    if opts.safe:
+        from s2sr.infer.safe import check_safe
+
+        check_safe(opts)
     lm = load_for_apply(model, opts.backend, opts.device)
-    if opts.uncertainty:
+    if opts.uncertainty or opts.safe:
         from s2sr.infer.uncertainty import check_request
 
-        check_request(lm, opts.uncertainty_level)
+        check_request(lm, opts.uncertainty_level, "--uncertainty" if opts.uncertainty else "--safe")
     with ExitStack() as stack:
         inp = resolve_input(src, lm.bands, opts.bands, workdir=dst.parent, vrt_name=input_vrt(dst).name,
                             needs=f"model {lm.name} expects")
@@ -245,6 +252,10 @@ def _run(lm: LoadedModel, inp: ResolvedInput, dst: Path, opts: ApplyConfig, info
         head, u_dst, u_header, u_meta = uncertainty_output(lm, dst, header, meta, opts.uncertainty_level,
                                                            lambda h: run_id(h, opts))
         outs.append(RunOutput(u_dst, plan, spec, len(bands), opts.layout, u_header, u_meta))
+    elif opts.safe:  # the error model without its file
+        from s2sr.uncertainty.section import require_head
+
+        head = require_head(lm.bundle, opts.uncertainty_level)
     u_path = outs[1].dst if len(outs) > 1 else None
     out_w, out_h = plan.out_size
     if opts.resume and all(finished(o.dst, o.meta["tags"][RUN_TAG]) for o in outs):
@@ -350,7 +361,12 @@ def _compute(lm: LoadedModel, job: TileJob, todo: Iterator[Tile], n_todo: int, s
 
                 predictor = WithUncertainty(predictor, head, lm.bundle.mean, lm.bundle.std, opts.uncertainty_level,
                                             job.plan.margin)
-                sink = TeeSink(sinks, len(job.bands))
+                if opts.safe:
+                    from s2sr.infer.safe import SafeDetail
+
+                    predictor = SafeDetail(predictor, opts.safe_strength, keep_half_widths=len(sinks) > 1)
+                if len(sinks) > 1:
+                    sink = TeeSink(sinks, len(job.bands))
             run_local(job, todo, _timed(predictor, counts), sink, on_tile, opts.queue_depth, budget.workers,
                       budget.post, budget.batch)
         return budget

@@ -45,6 +45,7 @@ def run_header(lm: LoadedModel, inp: ResolvedInput, plan: TilePlan, bands: list[
         "region": [r.col_off, r.row_off, r.width, r.height], "tile": plan.tile, "overlap": plan.overlap,
         "margin": plan.margin, "bands": bands, "spec": asdict(spec), "precision": opts.precision,
         "backend": opts.backend, "edge": opts.edge,
+        **({"safe": [opts.safe_strength, opts.uncertainty_level]} if opts.safe else {}),
     }
 
 
@@ -81,6 +82,10 @@ def out_meta(lm: LoadedModel, inp: ResolvedInput, info: RasterInfo, plan: TilePl
         "S2SR_WINDOW": f"{r.col_off},{r.row_off},{r.width},{r.height}", "S2SR_BACKEND": opts.backend,
         "S2SR_PRECISION": opts.precision, RUN_TAG: rid,
     }
+    if opts.safe:
+        from s2sr.infer.safe import safe_tags
+
+        tags.update(safe_tags(opts.safe_strength, opts.uncertainty_level))
     return {"transform": fine_grid(lr, lm.scale).transform, "crs": info.crs, "descriptions": list(lm.bands),
             "colours": colour_interp(lm.bands), "tags": tags}
 

@@ -113,15 +113,16 @@ def worker_predictor(base: Predictor, bundle: Any, level: float | None, margin: 
     return WithUncertainty(base, require_head(bundle, level), bundle.mean, bundle.std, level, margin)
 
 
-def check_request(lm: Any, level: float) -> UncertaintyHead:
-    """The head for ``apply --uncertainty`` (before anything is written); one-line errors otherwise."""
+def check_request(lm: Any, level: float, flag: str = "--uncertainty") -> UncertaintyHead:
+    """The head for ``apply --uncertainty`` or ``--safe`` (``flag``), before anything is written; one-line
+    errors otherwise."""
     from s2sr.errors import ConfigError
     from s2sr.uncertainty.section import require_head
 
     if lm.bundle is None:
-        raise ConfigError(f"--uncertainty: {lm.onnx_path} is an ONNX file without the error model; "
+        raise ConfigError(f"{flag}: {lm.onnx_path} is an ONNX file without the error model; "
                           "pass the .pt bundle (with --backend onnx if you like)")
-    return require_head(lm.bundle, level)
+    return require_head(lm.bundle, level, flag)
 
 
 def uncertainty_output(lm: Any, dst: Path, header: dict[str, Any], meta: dict[str, Any], level: float,

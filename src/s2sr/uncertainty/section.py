@@ -117,12 +117,13 @@ def head_of(bundle: ModelBundle) -> UncertaintyHead | None:
     return head_from_dict(bundle.uncertainty, bundle.path or bundle.arch)
 
 
-def require_head(bundle: ModelBundle, level: float) -> UncertaintyHead:
-    """The head of ``bundle`` with ``level`` calibrated, else a one-line ConfigError with the fix."""
+def require_head(bundle: ModelBundle, level: float, flag: str = "--uncertainty") -> UncertaintyHead:
+    """The head of ``bundle`` with ``level`` calibrated, else a one-line ConfigError with the fix
+    (naming ``flag``, the option that needs the head)."""
     head = head_of(bundle)
     name = bundle.path or bundle.arch
     if head is None:
-        raise ConfigError(f"--uncertainty: model {name} has no uncertainty head; attach one with "
+        raise ConfigError(f"{flag}: model {name} has no uncertainty head; attach one with "
                           "`s2sr calibrate MODEL --data DATASET --out MODEL_U.pt` (docs/uncertainty.md)")
     try:
         head.calibration.quantile(level)

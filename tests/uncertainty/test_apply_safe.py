@@ -1,0 +1,82 @@
+"""apply --safe: the SR's detail over bicubic shrunk where the predicted error exceeds it."""
+
+from __future__ import annotations
+
+import numpy as np
+import rasterio
+
+from s2sr.bundle import load_model
+from s2sr.cli.main import main
+from s2sr.infer.apply import ApplyConfig, apply_model
+from s2sr.infer.safe import bicubic, safe_detail
+from s2sr.uncertainty.section import head_of
+
+
+def _read(p):
+    with rasterio.open(p) as ds:
+        return ds.read()
+
+
+def test_gain_keeps_large_detail_and_drops_small_detail() -> None:
+    base = np.full((1, 1, 1, 4), 1000.0, np.float32)
+    sr = base + np.array([400.0, 10.0, -400.0, 0.0], np.float32)
+    h = np.array([100.0, 100.0, 100.0, 0.0], np.float32)
+    out = safe_detail(sr, base, h, strength=0.5)
+    # gain d^2 / (d^2 + 50^2): 400 -> 0.9846, 10 -> 0.0385; no detail and no error: the SR as it is
+    np.testing.assert_allclose(out.ravel(), [1000 + 400 * 160000 / 162500, 1000 + 10 * 100 / 2600,
+                                             1000 - 400 * 160000 / 162500, 1000], rtol=1e-6)
+    assert np.all(np.abs(out - base) <= np.abs(sr - base))
+
+
+def test_safe_output_is_the_formula_over_the_whole_image(make_raster, headed_pt, tmp_path) -> None:
+    """Tiled and blended, --safe gives the whole-image value of bicubic + gain x detail (away from the
+    scene edges), the SR file says so, and the uncertainty file is the same as without --safe."""
+    src = make_raster("in.tif", shape=(4, 96, 84), seed=4, nodata=None)
+    opts = dict(tile=20, overlap=4, progress=False, uncertainty=True, out_dtype="float32")
+    plain = apply_model(headed_pt, src, tmp_path / "plain.tif", ApplyConfig(**opts))
+    safe = apply_model(headed_pt, src, tmp_path / "safe.tif", ApplyConfig(safe=True, **opts))
+    bundle = load_model(headed_pt)
+    lr = _read(src).astype(np.float32)
+    sr = bundle.predict(lr)
+    h = head_of(bundle).half_width(lr[None], sr[None], 0.9, bundle.mean, bundle.std)[0]
+    want = safe_detail(sr, bicubic(lr[None], 4)[0], h, 0.5)
+    got = _read(safe.path)
+    e = 4 * max(bundle.receptive_field, head_of(bundle).receptive_field, 2)
+    inner = (slice(None), slice(e, -e), slice(e, -e))
+    np.testing.assert_allclose(got[inner], want[inner], rtol=1e-3, atol=0.05)
+    # the detail did shrink, and only shrink
+    base = bicubic(lr[None], 4)[0][inner]
+    detail_sr = np.abs(_read(plain.path)[inner] - base)
+    detail_safe = np.abs(got[inner] - base)
+    assert np.all(detail_safe <= detail_sr + 1e-2) and detail_safe.mean() < 0.9 * detail_sr.mean()
+    assert np.array_equal(_read(plain.uncertainty_path), _read(safe.uncertainty_path))
+    with rasterio.open(safe.path) as ds, rasterio.open(plain.path) as p:
+        assert ds.tags()["S2SR_SAFE"].startswith("detail over bicubic d kept as d * d^2 / (d^2 + (0.5 h)^2)")
+        assert "S2SR_SAFE" not in p.tags()
+        assert ds.tags()["S2SR_RUN"] != p.tags()["S2SR_RUN"]
+
+
+def test_safe_without_the_uncertainty_file(make_raster, headed_pt, tmp_path, capsys) -> None:
+    src = make_raster("in.tif", shape=(4, 40, 36), seed=2, nodata=None)
+    out = tmp_path / "sr.tif"
+    assert main(["-q", "apply", str(headed_pt), str(src), str(out), "--safe", "--safe-strength", "0.25",
+                 "--tile", "32"]) == 0
+    assert capsys.readouterr().out.split() == [str(out)]
+    assert not (tmp_path / "sr.uncertainty.tif").exists()
+    with rasterio.open(out) as ds:
+        assert ds.count == 4 and "(0.25 h)^2" in ds.tags()["S2SR_SAFE"]
+
+
+def test_safe_errors_are_one_line_and_write_nothing(make_raster, bicubic_pt, headed_pt, tmp_path, capsys) -> None:
+    src = make_raster("in.tif", shape=(4, 40, 36), seed=2, nodata=None)
+    out = tmp_path / "o.tif"
+    cases = [
+        ([str(bicubic_pt), "--safe"], f"--safe: model {bicubic_pt} has no uncertainty head; attach one"),
+        ([str(headed_pt), "--safe", "--dask", "local:1"], "--safe runs in a local apply only; drop --dask"),
+        ([str(headed_pt), "--safe", "--safe-strength", "0"], "--safe-strength 0: must be > 0"),
+    ]
+    for args, msg in cases:
+        rc = main(["-q", "apply", args[0], str(src), str(out), *args[1:]])
+        err = capsys.readouterr().err.strip()
+        assert rc == 2 and "\n" not in err and msg in err, err
+    assert not list(tmp_path.glob("o*")) and not list(tmp_path.glob(".o*"))
