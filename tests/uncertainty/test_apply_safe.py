@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import rasterio
 
 from s2sr.bundle import load_model
@@ -72,7 +73,6 @@ def test_safe_errors_are_one_line_and_write_nothing(make_raster, bicubic_pt, hea
     out = tmp_path / "o.tif"
     cases = [
         ([str(bicubic_pt), "--safe"], f"--safe: model {bicubic_pt} has no uncertainty head; attach one"),
-        ([str(headed_pt), "--safe", "--dask", "local:1"], "--safe runs in a local apply only; drop --dask"),
         ([str(headed_pt), "--safe", "--safe-strength", "0"], "--safe-strength 0: must be > 0"),
     ]
     for args, msg in cases:
@@ -80,3 +80,18 @@ def test_safe_errors_are_one_line_and_write_nothing(make_raster, bicubic_pt, hea
         err = capsys.readouterr().err.strip()
         assert rc == 2 and "\n" not in err and msg in err, err
     assert not list(tmp_path.glob("o*")) and not list(tmp_path.glob(".o*"))
+
+
+def test_dask_equals_local(make_raster, headed_pt, tmp_path) -> None:
+    pytest.importorskip("distributed")
+    from distributed import LocalCluster
+
+    src = make_raster("in.tif", shape=(4, 40, 36), seed=2, nodata=None)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
+        for unc in (False, True):
+            opts = dict(tile=24, overlap=6, progress=False, safe=True, uncertainty=unc)
+            apply_model(headed_pt, src, tmp_path / f"local{unc}.tif", ApplyConfig(**opts))
+            apply_model(headed_pt, src, tmp_path / f"dask{unc}.tif", ApplyConfig(dask=cluster.scheduler_address, **opts))
+            assert (tmp_path / f"local{unc}.tif").read_bytes() == (tmp_path / f"dask{unc}.tif").read_bytes()
+    assert np.array_equal(_read(tmp_path / "localTrue.uncertainty.tif"), _read(tmp_path / "daskTrue.uncertainty.tif"))
+    assert np.array_equal(_read(tmp_path / "localTrue.tif"), _read(tmp_path / "localFalse.tif"))

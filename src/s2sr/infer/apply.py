@@ -346,7 +346,7 @@ def _compute(lm: LoadedModel, job: TileJob, todo: Iterator[Tile], n_todo: int, s
             from s2sr.infer.dask_runner import run_dask  # distributed: only for --dask
 
             run_dask(client, job, todo, lm.as_dict(), lm.fingerprint, opts.precision, sinks, on_tile,
-                     opts.uncertainty_level if head is not None else None)
+                     opts.uncertainty_level if head is not None else None, opts.safe_strength if opts.safe else None)
             return None
         from s2sr.infer.local import run_local
 

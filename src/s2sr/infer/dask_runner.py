@@ -35,11 +35,12 @@ _CACHE: dict[str, Any] = {}
 _LOCK = threading.Lock()
 
 
-def _worker_predictor(model: dict[str, Any], key: str, precision: str, uncertainty: float | None = None,
-                      margin: int = 0) -> Any:
+def _worker_predictor(model: dict[str, Any], key: str, precision: str, level: float | None = None,
+                      margin: int = 0, safe: float | None = None, keep_half_widths: bool = True) -> Any:
     """Build (once per worker process) the torch predictor for ``model``, one thread per task (plus its
-    uncertainty head at level ``uncertainty``, see :mod:`s2sr.infer.uncertainty`)."""
-    ckey = f"{key}:{precision}:{uncertainty}:{margin}"
+    uncertainty head at ``level``, see :mod:`s2sr.infer.uncertainty`, and with ``safe`` the safe SR of
+    that strength, see :mod:`s2sr.infer.safe`)."""
+    ckey = f"{key}:{precision}:{level}:{margin}:{safe}:{keep_half_widths}"
     with _LOCK:
         if ckey not in _CACHE:
             quiet_worker()
@@ -49,35 +50,41 @@ def _worker_predictor(model: dict[str, Any], key: str, precision: str, uncertain
             _CACHE.clear()
             bundle = bundle_from_dict(model, path=key)
             predictor: Predictor = TorchPredictor(bundle, precision, threads=1)
-            if uncertainty is not None:
+            if level is not None:
                 from s2sr.infer.uncertainty import worker_predictor
 
-                predictor = worker_predictor(predictor, bundle, uncertainty, margin)
+                predictor = worker_predictor(predictor, bundle, level, margin)
+                if safe is not None:
+                    from s2sr.infer.safe import SafeDetail
+
+                    predictor = SafeDetail(predictor, safe, keep_half_widths)
             _CACHE[ckey] = predictor
         return _CACHE[ckey]
 
 
 def dask_tile(model: dict[str, Any], key: str, precision: str, job: TileJob, spec: OutputSpec,
-              t: Tile, uncertainty: float | None = None) -> list[TileParts]:
+              t: Tile, level: float | None = None, safe: float | None = None, outputs: int = 1) -> list[TileParts]:
     """Worker task: read, predict and split one tile into its pieces, one :class:`TileParts` per output
-    (the SR; with ``uncertainty``, then the half-widths at that level)."""
-    predictor = _worker_predictor(model, key, precision, uncertainty, job.plan.margin)
+    (the SR, or with ``safe`` the safe SR; with 2 ``outputs``, then the half-widths at ``level``)."""
+    predictor = _worker_predictor(model, key, precision, level, job.plan.margin, safe, outputs > 1)
     with open_raster(job.src) as ds:
         tin = read_tile(ds, job, t)
     res = predict_tile(predictor, job, tin)
     n = len(job.bands)
-    if uncertainty is None:
+    if outputs == 1:
         return [tile_parts(job.plan, spec, n, res)]
     from s2sr.infer.uncertainty import split_channels
 
-    return [tile_parts(job.plan, spec, n, split_channels(res, n, k)) for k in range(2)]
+    return [tile_parts(job.plan, spec, n, split_channels(res, n, k)) for k in range(outputs)]
 
 
 def run_dask(client: Any, job: TileJob, tiles: Iterable[Tile], model: dict[str, Any], model_key: str,
              precision: str, sinks: list[PieceSink], on_tile: Callable[[TileParts], None],
-             uncertainty: float | None = None) -> None:
-    """Compute ``tiles`` on the cluster of ``client``; results are fed to ``sinks`` (the SR's, then with
-    ``uncertainty`` the half-widths', see :mod:`s2sr.infer.uncertainty`) as they complete."""
+             level: float | None = None, safe: float | None = None) -> None:
+    """Compute ``tiles`` on the cluster of ``client``; results are fed to ``sinks`` (the SR's, then the
+    half-widths' at ``level``, see :mod:`s2sr.infer.uncertainty`) as they complete. ``level`` is that
+    of the uncertainty head when one is used (for the second output, or for ``safe``: the strength
+    of :mod:`s2sr.infer.safe`)."""
     from distributed import as_completed
 
     workers = client.scheduler_info().get("workers", {})
@@ -89,7 +96,8 @@ def run_dask(client: Any, job: TileJob, tiles: Iterable[Tile], model: dict[str, 
     spec = sinks[0].spec
 
     def submit(t: Tile) -> Any:
-        return client.submit(dask_tile, model_f, model_key, precision, job_f, spec, t, uncertainty, pure=False)
+        return client.submit(dask_tile, model_f, model_key, precision, job_f, spec, t, level, safe, len(sinks),
+                             pure=False)
 
     ac = as_completed([submit(t) for t in itertools.islice(todo, window)])
     for fut in ac:

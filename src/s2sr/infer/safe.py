@@ -8,7 +8,7 @@ detail the model adds and ``h`` the calibrated half-width of the error model
 
 a Wiener-like gain: detail much larger than ``s h`` is kept, detail below it falls back towards
 bicubic. It gives up the model's exact LR consistency. Measured per city in docs/uncertainty.md
-(``benchmarks/safe_cities.py``). Needs a model with an uncertainty head; local runs only.
+(``benchmarks/safe_cities.py``). Needs a model with an uncertainty head.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from s2sr.errors import ConfigError
-from s2sr.infer.uncertainty import WithUncertainty
+from s2sr.infer.tilework import Predictor
 
 SAFE_TAG = "S2SR_SAFE"
 
@@ -42,10 +42,10 @@ def safe_detail(sr: np.ndarray, base: np.ndarray, half_width: np.ndarray, streng
 
 
 class SafeDetail:
-    """A predictor giving the safe SR (then, with ``keep_half_widths``, the half-widths) from a
-    :class:`WithUncertainty` one (SR, half-widths)."""
+    """A predictor giving the safe SR (then, with ``keep_half_widths``, the half-widths) from one giving
+    the SR then the half-widths (:class:`~s2sr.infer.uncertainty.WithUncertainty`)."""
 
-    def __init__(self, inner: WithUncertainty, strength: float, keep_half_widths: bool) -> None:
+    def __init__(self, inner: Predictor, strength: float, keep_half_widths: bool) -> None:
         self.inner, self.strength, self.keep = inner, strength, keep_half_widths
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -58,8 +58,6 @@ class SafeDetail:
 
 def check_safe(opts: Any) -> None:
     """One-line errors for ``--safe`` requests this version cannot run (before anything is written)."""
-    if opts.dask:
-        raise ConfigError("--safe runs in a local apply only; drop --dask (or drop --safe)")
     if not opts.safe_strength > 0:
         raise ConfigError(f"--safe-strength {opts.safe_strength:g}: must be > 0 (default 0.5)")
 
