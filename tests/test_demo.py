@@ -45,6 +45,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         for scene in ("nantes-s2", "synthetic"):  # the shipped model on the real crop, and the demo's own model
             assert {f"{scene}: S2 RGB (High-Res)", f"{scene}: S2 RGB (original 10 m)"} <= set(names), names
         assert "nantes-s2: SR confidence" in names  # apply --uncertainty with the shipped model's head
+        assert "nantes-s2-safe: S2 RGB (High-Res)" in names  # and apply --safe beside it
         assert names[0].startswith("nantes-s2: ")  # the map opens on real imagery
     finally:
         proc.send_signal(signal.SIGINT)
@@ -52,8 +53,10 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
 
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["seconds"]) == {"synth", "prepare", "train", "apply", "evaluate", "real: apply",
-                                       "real: Wald check"}
+                                       "real: apply --safe", "real: Wald check"}
     assert Path(summary["paths"]["real_uncertainty"]).exists()
+    with rasterio.open(summary["paths"]["real_safe"]) as safe, rasterio.open(summary["paths"]["real_sr"]) as plain:
+        assert "S2SR_SAFE" in safe.tags() and (safe.transform, safe.shape) == (plain.transform, plain.shape)
     assert summary["metrics"]["train"]["steps"] == 12
     methods = summary["metrics"]["evaluate"]["methods"]
     assert {"model", "bicubic", "lanczos"} <= set(methods)

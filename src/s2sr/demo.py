@@ -153,6 +153,9 @@ def _real_imagery(res: DemoResult, out: Path, cfg: DemoConfig) -> None:
     res.paths["real_sr"] = str(out / "real_sr.tif")
     if done.uncertainty_path is not None:
         res.paths["real_uncertainty"] = str(done.uncertainty_path)
+        with _TimedStep(res, "real: apply --safe"):  # detail only where the error model vouches for it
+            apply_model(SHIPPED_MODEL, src, out / "real_safe.tif", ApplyConfig(safe=True))
+        res.paths["real_safe"] = str(out / "real_safe.tif")
     with _TimedStep(res, "real: Wald check"):
         ev = evaluate(make_eval_config(model=SHIPPED_MODEL, wald=src, out=out / "real_eval", overwrite=True))
     res.paths["real_report"] = str(out / "real_eval" / "report.html")
@@ -168,6 +171,9 @@ def serve_demo(res: DemoResult, host: str = "127.0.0.1", port: int = 8000) -> No
     if "real_sr" in res.paths:  # first: the map opens on real imagery
         scenes.append(SceneConfig(name="nantes-s2", sr=Path(res.paths["real_sr"]), lr=Path(res.paths["real_lr"]),
                                   model=Path(res.paths["real_model"])))
+    if "real_safe" in res.paths:  # the same model with apply --safe, beside it
+        scenes.append(SceneConfig(name="nantes-s2-safe", sr=Path(res.paths["real_safe"]),
+                                  lr=Path(res.paths["real_lr"]), model=Path(res.paths["real_model"])))
     scenes.append(SceneConfig(
         name="synthetic", sr=Path(res.paths["sr"]), lr=Path(res.paths["lr"]),
         footprint=Path(res.paths["dataset"]) / "footprint.geojson", model=Path(res.paths["model"]),
