@@ -95,3 +95,28 @@ def test_dask_equals_local(make_raster, headed_pt, tmp_path) -> None:
             assert (tmp_path / f"local{unc}.tif").read_bytes() == (tmp_path / f"dask{unc}.tif").read_bytes()
     assert np.array_equal(_read(tmp_path / "localTrue.uncertainty.tif"), _read(tmp_path / "daskTrue.uncertainty.tif"))
     assert np.array_equal(_read(tmp_path / "localTrue.tif"), _read(tmp_path / "localFalse.tif"))
+
+
+def test_evaluate_scores_the_safe_output(make_raster, bicubic_pt, headed_pt, tmp_path, capsys) -> None:
+    """`s2sr evaluate --safe` scores what `apply --safe` gives users (Wald mode here); no coverage section
+    then (the half-widths are the plain SR's); a model without a head is a one-line error."""
+    import json
+
+    img = make_raster("img.tif", shape=(4, 96, 96), seed=5, nodata=None)
+    runs = {}
+    for name, extra in (("plain", []), ("safe", ["--safe"])):
+        out = tmp_path / name
+        assert main(["-q", "evaluate", "--model", str(headed_pt), "--wald", str(img), "--out", str(out),
+                     "--no-opensr", "--no-input-check", *extra]) == 0
+        runs[name] = json.loads((out / "metrics.json").read_text())
+    assert runs["safe"]["sr"]["safe"] is True and "safe" not in runs["plain"]["sr"]
+    assert "uncertainty" in runs["plain"] and "uncertainty" not in runs["safe"]
+    psnr = {k: v["methods"]["model"]["overall"]["psnr"] for k, v in runs.items()}
+    assert psnr["safe"] != psnr["plain"]
+    assert runs["safe"]["methods"]["bicubic"] == runs["plain"]["methods"]["bicubic"]
+    capsys.readouterr()
+    rc = main(["-q", "evaluate", "--model", str(bicubic_pt), "--wald", str(img), "--out", str(tmp_path / "x"),
+               "--safe", "--no-input-check"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "\n" not in err and "--safe: model" in err and "has no uncertainty head" in err
+    assert not (tmp_path / "x").exists()

@@ -43,6 +43,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--no-input-check", action="store_true",
                    help="evaluate even when the LR (or --wald) image's values or pixel size are far from the "
                    "model's training data: warn instead of refusing")
+    p.add_argument("--safe", action="store_true",
+                   help="score the model's `apply --safe` output (needs an uncertainty head; docs/uncertainty.md)")
     p.set_defaults(func=run)
 
 
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         bands=band_list(args.bands), hr_bands=band_list(args.hr_bands, "--hr-bands"), tile=args.tile, max_pixels=args.max_pixels,
         seed=args.seed, n_strata=args.strata, data_range=args.data_range, keep_sr=not args.no_sr,
         opensr=not args.no_opensr, opensr_max_pixels=args.opensr_max_pixels, reflectance_scale=args.reflectance_scale,
-        overwrite=args.overwrite, progress=progress(args), input_check=not args.no_input_check,
+        overwrite=args.overwrite, progress=progress(args), input_check=not args.no_input_check, safe=args.safe,
     )
     res = evaluate(cfg)
     m, b = res.methods["model"], res.methods["bicubic"]

@@ -58,6 +58,7 @@ class EvalConfig(BaseModel):
     input_check: bool = True  # False: values/pixel size far from training warn instead of refusing
     keep_sr: bool = True
     progress: bool = True
+    safe: bool = False  # score the model's ``apply --safe`` output (s2sr.infer.safe)
 
     @model_validator(mode="after")
     def _one_mode(self) -> EvalConfig:
@@ -68,6 +69,8 @@ class EvalConfig(BaseModel):
             raise ValueError("give --lr LR.tif and --hr HR.tif together, or --wald IMG.tif")
         if self.wald is not None and self.split_from is not None:
             raise ValueError("--split-from applies to pair mode (--lr/--hr) only")
+        if self.safe and self.sr is not None:
+            raise ValueError("--safe and --sr: --sr scores a file as it is; apply it with --safe, or drop --sr")
         if self.wald is not None and self.sr is not None:
             raise ValueError("--sr applies to pair mode (--lr/--hr) only: Wald mode super-resolves the image it degrades")
         return self

@@ -114,13 +114,14 @@ def _evaluate(cfg: EvalConfig, bundle: ModelBundle, src: ResolvedInput) -> EvalR
         try:
             # checked above (Wald mode feeds the model an image degraded by its scale on purpose)
             head = head_of(bundle)
-            unc_level = FILE_LEVEL if head is not None else None  # the level of the uncertainty file scored
+            # the level of the uncertainty file scored (none with --safe: its half-widths are the plain SR's)
+            unc_level = FILE_LEVEL if head is not None and not cfg.safe else None
             if cfg.sr is not None:  # what apply wrote already: not computed twice
                 sr_path = given_sr(cfg.sr, bundle)
                 unc_level = level_beside(sr_path, head)  # its apply --uncertainty file, if there is one
             else:
                 sr_path = super_resolve(bundle, Path(lr_path), tmp / "sr.tif", lr_b, cfg.progress,
-                                        input_check="skip", uncertainty=unc_level)
+                                        input_check="skip", uncertainty=unc_level, safe=cfg.safe)
             scene.open_sr(sr_path)
             L = _data_range(scene, cfg, hr_name)
             tiles = _limit(plan_tiles(scene, cfg.tile, areas), cfg)
@@ -144,7 +145,8 @@ def _evaluate(cfg: EvalConfig, bundle: ModelBundle, src: ResolvedInput) -> EvalR
             crops = _crops(scene, records, L, doc, areas)
         finally:
             scene.close()
-        doc["sr"] = {"path": str(cfg.sr) if cfg.sr is not None else "sr.tif", "computed": cfg.sr is None}
+        doc["sr"] = {"path": str(cfg.sr) if cfg.sr is not None else "sr.tif", "computed": cfg.sr is None,
+                     **({"safe": True} if cfg.safe else {})}
         if not cfg.keep_sr:
             (tmp / "sr.tif").unlink(missing_ok=True)
             uncertainty_path(tmp / "sr.tif").unlink(missing_ok=True)
