@@ -120,3 +120,14 @@ def test_evaluate_scores_the_safe_output(make_raster, bicubic_pt, headed_pt, tmp
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "\n" not in err and "--safe: model" in err and "has no uncertainty head" in err
     assert not (tmp_path / "x").exists()
+
+
+def test_nodata_stays_where_the_plain_output_has_it(make_raster, headed_pt, tmp_path) -> None:
+    data = (1500 + 600 * np.random.default_rng(3).random((4, 50, 45))).astype(np.uint16)
+    data[:, :6, :9] = 0  # a nodata corner
+    src = make_raster("in.tif", data=data, nodata=0)
+    plain = apply_model(headed_pt, src, tmp_path / "plain.tif", ApplyConfig(tile=32, progress=False))
+    safe = apply_model(headed_pt, src, tmp_path / "safe.tif", ApplyConfig(tile=32, progress=False, safe=True))
+    p, s = _read(plain.path), _read(safe.path)
+    assert np.array_equal(p == 0, s == 0) and (s[:, :24, :36] == 0).all() and (s[:, 30:, 40:] > 0).all()
+    assert not np.array_equal(p, s)
