@@ -37,3 +37,20 @@ def test_apply_on_cuda_equals_cpu(tmp_path: Path, make_raster, bundle_factory) -
         assert a.transform == b.transform and (a.width, a.height) == (360, 280)
         diff = np.abs(a.read().astype(np.int32) - b.read().astype(np.int32))
     assert diff.max() <= 1
+
+
+def test_uncertainty_and_safe_on_cuda_equal_cpu(tmp_path: Path, make_raster) -> None:
+    """The error model and --safe run on the model's device on a GPU run: same files within 1 DN
+    (the shipped model, which has an uncertainty head)."""
+    from s2sr.infer.apply import ApplyConfig, apply_model
+
+    data = (800 + 1500 * np.random.default_rng(1).random((4, 70, 90))).astype(np.uint16)
+    src = make_raster("in.tif", data=data, nodata=None)
+    for dev in ("cpu", "cuda"):
+        apply_model("s2-rgbn-x4", src, tmp_path / f"{dev}.tif",
+                    ApplyConfig(tile=32, device=dev, progress=False, safe=True, uncertainty=True,
+                                check_resolution=False, input_check="warn"))
+    for name in ("{}.tif", "{}.uncertainty.tif"):
+        with rasterio.open(tmp_path / name.format("cpu")) as a, rasterio.open(tmp_path / name.format("cuda")) as b:
+            diff = np.abs(a.read().astype(np.int32) - b.read().astype(np.int32))
+        assert diff.max() <= 1, name

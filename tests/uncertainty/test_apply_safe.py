@@ -131,3 +131,18 @@ def test_nodata_stays_where_the_plain_output_has_it(make_raster, headed_pt, tmp_
     p, s = _read(plain.path), _read(safe.path)
     assert np.array_equal(p == 0, s == 0) and (s[:, :24, :36] == 0).all() and (s[:, 30:, 40:] > 0).all()
     assert not np.array_equal(p, s)
+
+
+def test_the_device_path_equals_the_numpy_path() -> None:
+    """On a GPU run the bicubic and the gain are computed by torch on the device: the same function run
+    by torch on the CPU gives the numpy values (what CI can check; tests/test_gpu.py runs it on CUDA)."""
+    from s2sr.infer.safe import safe_detail_on
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(500, 3000, (2, 4, 10, 12)).astype(np.float32)
+    sr = bicubic(x, 4) + rng.normal(0, 80, (2, 4, 40, 48)).astype(np.float32)
+    h = rng.uniform(0, 200, sr.shape).astype(np.float32)
+    h[0, 0, :5] = 0
+    sr[0, 0, :2] = bicubic(x, 4)[0, 0, :2]  # no detail and, on the first 2 rows, no error: kept as it is
+    want = safe_detail(sr, bicubic(x, 4), h, 0.5)
+    np.testing.assert_allclose(safe_detail_on("cpu", x, sr, h, 0.5), want, rtol=1e-5, atol=1e-2)

@@ -359,12 +359,13 @@ def _compute(lm: LoadedModel, job: TileJob, todo: Iterator[Tile], n_todo: int, s
 
                 assert lm.bundle is not None  # check_request: a .pt bundle
 
+                dev = str(lm.bundle.device)  # the head (and --safe) run where the model does
                 predictor = WithUncertainty(predictor, head, lm.bundle.mean, lm.bundle.std, opts.uncertainty_level,
-                                            job.plan.margin)
+                                            job.plan.margin, dev)
                 if opts.safe:
                     from s2sr.infer.safe import SafeDetail
 
-                    predictor = SafeDetail(predictor, opts.safe_strength, keep_half_widths=len(sinks) > 1)
+                    predictor = SafeDetail(predictor, opts.safe_strength, len(sinks) > 1, dev)
                 if len(sinks) > 1:
                     sink = TeeSink(sinks, len(job.bands))
             run_local(job, todo, _timed(predictor, counts), sink, on_tile, opts.queue_depth, budget.workers,

@@ -41,18 +41,39 @@ def safe_detail(sr: np.ndarray, base: np.ndarray, half_width: np.ndarray, streng
     return base + d * gain
 
 
+def safe_detail_on(device: str, x: np.ndarray, sr: np.ndarray, half_width: np.ndarray, strength: float) -> np.ndarray:
+    """:func:`safe_detail` with the bicubic of the LR batch ``x``, computed by torch on ``device`` (a GPU
+    run: the host threads are busy with the output work)."""
+    import torch
+
+    dev = torch.device(device)
+    with torch.inference_mode():
+        xt = torch.from_numpy(np.ascontiguousarray(x, np.float32)).to(dev)
+        base = torch.nn.functional.interpolate(xt, scale_factor=sr.shape[-2] // x.shape[-2], mode="bicubic",
+                                               align_corners=False)
+        d = torch.from_numpy(sr).to(dev) - base
+        d2 = d * d
+        den = d2 + (strength * torch.from_numpy(half_width).to(dev)) ** 2
+        gain = torch.where(den > 0, d2 / den.clamp_min(torch.finfo(den.dtype).tiny), torch.ones_like(d2))
+        return (base + d * gain).cpu().numpy()
+
+
 class SafeDetail:
     """A predictor giving the safe SR (then, with ``keep_half_widths``, the half-widths) from one giving
-    the SR then the half-widths (:class:`~s2sr.infer.uncertainty.WithUncertainty`)."""
+    the SR then the half-widths (:class:`~s2sr.infer.uncertainty.WithUncertainty`); on ``device``
+    other than the CPU, the bicubic and the gain are computed there."""
 
-    def __init__(self, inner: Predictor, strength: float, keep_half_widths: bool) -> None:
-        self.inner, self.strength, self.keep = inner, strength, keep_half_widths
+    def __init__(self, inner: Predictor, strength: float, keep_half_widths: bool, device: str = "cpu") -> None:
+        self.inner, self.strength, self.keep, self.device = inner, strength, keep_half_widths, device
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         out = self.inner(x)
         c = out.shape[1] // 2
         sr = out[:, :c]
-        sr[...] = safe_detail(sr, bicubic(x, sr.shape[-2] // x.shape[-2]), out[:, c:], self.strength)
+        if self.device == "cpu":
+            sr[...] = safe_detail(sr, bicubic(x, sr.shape[-2] // x.shape[-2]), out[:, c:], self.strength)
+        else:
+            sr[...] = safe_detail_on(self.device, x, sr, out[:, c:], self.strength)
         return out if self.keep else sr
 
 

@@ -53,8 +53,8 @@ class WithUncertainty:
     """
 
     def __init__(self, base: Predictor, head: UncertaintyHead, mean: np.ndarray, std: np.ndarray,
-                 level: float, margin: int = 0) -> None:
-        self.base, self.head, self.level = base, head, level
+                 level: float, margin: int = 0, device: str = "cpu") -> None:
+        self.base, self.head, self.level, self.device = base, head, level, device
         self.mean, self.std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
         self.crop = max(0, margin - head.receptive_field)
 
@@ -68,7 +68,8 @@ class WithUncertainty:
             k = 0
         lr = x[..., k:x.shape[-2] - k, k:x.shape[-1] - k]
         fine = (slice(None), slice(None), slice(k * s, h - k * s), slice(k * s, w - k * s))
-        out[(fine[0], slice(c, None), *fine[2:])] = self.head.half_width(lr, y[fine], self.level, self.mean, self.std)
+        out[(fine[0], slice(c, None), *fine[2:])] = self.head.half_width(lr, y[fine], self.level, self.mean, self.std,
+                                                                         self.device)
         return out
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 FORMAT = "s2sr-uncertainty"
 DEFAULT_LEVEL = 0.9
+
+
+_MOVE_LOCK = threading.Lock()  # a head moved to the GPU by the first of several feeder threads
 
 
 @dataclass
@@ -61,14 +65,19 @@ class UncertaintyHead:
 
     @torch.inference_mode()
     def half_width(self, lr: np.ndarray, sr: np.ndarray, level: float, mean: np.ndarray,
-                   std: np.ndarray) -> np.ndarray:
-        """(N, C, h, w) LR and (N, C, H, W) SR in input units -> (N, C, H, W) float32 half-widths."""
-        m = torch.as_tensor(np.asarray(mean, np.float32)).view(1, -1, 1, 1)
-        s = torch.as_tensor(np.asarray(std, np.float32)).view(1, -1, 1, 1)
-        k = torch.as_tensor(self.calibration.quantile(level), dtype=torch.float32).view(1, -1, 1, 1) * s
-        x = (torch.from_numpy(np.asarray(lr, np.float32)) - m) / s
-        y = (torch.from_numpy(np.asarray(sr, np.float32)) - m) / s
-        out: np.ndarray = self.scale(x, y).mul_(k).numpy()
+                   std: np.ndarray, device: str | torch.device = "cpu") -> np.ndarray:
+        """(N, C, h, w) LR and (N, C, H, W) SR in input units -> (N, C, H, W) float32 half-widths,
+        computed on ``device`` (the SR model's: on a GPU run the head runs there too)."""
+        dev = torch.device(device)
+        with _MOVE_LOCK:
+            if any(p.device != dev for p in self.module.parameters()):
+                self.module.to(dev)
+        m = torch.as_tensor(np.asarray(mean, np.float32), device=dev).view(1, -1, 1, 1)
+        s = torch.as_tensor(np.asarray(std, np.float32), device=dev).view(1, -1, 1, 1)
+        k = torch.as_tensor(self.calibration.quantile(level), dtype=torch.float32, device=dev).view(1, -1, 1, 1) * s
+        x = (torch.from_numpy(np.asarray(lr, np.float32)).to(dev) - m) / s
+        y = (torch.from_numpy(np.asarray(sr, np.float32)).to(dev) - m) / s
+        out: np.ndarray = self.scale(x, y).mul_(k).cpu().numpy()
         return out
 
     def levels(self) -> tuple[float, ...]:
