@@ -134,8 +134,8 @@ def test_nodata_stays_where_the_plain_output_has_it(make_raster, headed_pt, tmp_
 
 
 def test_the_device_path_equals_the_numpy_path() -> None:
-    """On a GPU run the bicubic and the gain are computed by torch on the device: the same function run
-    by torch on the CPU gives the numpy values (what CI can check; tests/test_gpu.py runs it on CUDA)."""
+    """The path the predictor runs (bicubic and gain in one torch call on the model's device) equals the
+    formula applied to the separate bicubic helper (on the CPU here; tests/test_gpu.py runs it on CUDA)."""
     from s2sr.infer.safe import safe_detail_on
 
     rng = np.random.default_rng(0)

@@ -117,6 +117,8 @@ class ApplyConfig:
         if not 0 < self.uncertainty_level < 1:
             raise ConfigError(f"--uncertainty-level {100 * self.uncertainty_level:g}: choose a level in (0, 100) %, "
                               "e.g. 90")
+        if self.safe and not self.safe_strength > 0:
+            raise ConfigError(f"--safe-strength {self.safe_strength:g}: must be > 0 (default 0.5)")
         if self.queue_depth < 1:
             raise ConfigError(f"queue_depth {self.queue_depth}: must be >= 1")
         self.creation_options = {k.upper(): v for k, v in self.creation_options.items()}
@@ -190,10 +192,6 @@ def apply_model(
     check_outputs([dst, *side_files(dst), input_vrt(dst), *extra], [("input", local_src), ("model", model_path)])
     if dst.suffix.lower() not in (".tif", ".tiff"):
         raise ConfigError(f"{dst}: s2sr apply writes a Cloud Optimized GeoTIFF; name the output *.tif")
-    if opts.safe:
-        from s2sr.infer.safe import check_safe
-
-        check_safe(opts)
     lm = load_for_apply(model, opts.backend, opts.device)
     if opts.uncertainty or opts.safe:
         from s2sr.infer.uncertainty import check_request
@@ -355,17 +353,12 @@ def _compute(lm: LoadedModel, job: TileJob, todo: Iterator[Tile], n_todo: int, s
             predictor = lm.predictor(opts.precision, budget.model_threads)
             sink: Any = sinks[0]
             if head is not None:
-                from s2sr.infer.uncertainty import TeeSink, WithUncertainty
+                from s2sr.infer.uncertainty import TeeSink, with_head
 
                 assert lm.bundle is not None  # check_request: a .pt bundle
 
-                dev = str(lm.bundle.device)  # the head (and --safe) run where the model does
-                predictor = WithUncertainty(predictor, head, lm.bundle.mean, lm.bundle.std, opts.uncertainty_level,
-                                            job.plan.margin, dev)
-                if opts.safe:
-                    from s2sr.infer.safe import SafeDetail
-
-                    predictor = SafeDetail(predictor, opts.safe_strength, len(sinks) > 1, dev)
+                predictor = with_head(predictor, lm.bundle, opts.uncertainty_level, job.plan.margin,
+                                      opts.safe_strength if opts.safe else None, len(sinks) > 1)
                 if len(sinks) > 1:
                     sink = TeeSink(sinks, len(job.bands))
             run_local(job, todo, _timed(predictor, counts), sink, on_tile, opts.queue_depth, budget.workers,

@@ -51,13 +51,9 @@ def _worker_predictor(model: dict[str, Any], key: str, precision: str, level: fl
             bundle = bundle_from_dict(model, path=key)
             predictor: Predictor = TorchPredictor(bundle, precision, threads=1)
             if level is not None:
-                from s2sr.infer.uncertainty import worker_predictor
+                from s2sr.infer.uncertainty import with_head
 
-                predictor = worker_predictor(predictor, bundle, level, margin)
-                if safe is not None:
-                    from s2sr.infer.safe import SafeDetail
-
-                    predictor = SafeDetail(predictor, safe, keep_half_widths)
+                predictor = with_head(predictor, bundle, level, margin, safe, keep_half_widths)
             _CACHE[ckey] = predictor
         return _CACHE[ckey]
 
@@ -81,10 +77,9 @@ def dask_tile(model: dict[str, Any], key: str, precision: str, job: TileJob, spe
 def run_dask(client: Any, job: TileJob, tiles: Iterable[Tile], model: dict[str, Any], model_key: str,
              precision: str, sinks: list[PieceSink], on_tile: Callable[[TileParts], None],
              level: float | None = None, safe: float | None = None) -> None:
-    """Compute ``tiles`` on the cluster of ``client``; results are fed to ``sinks`` (the SR's, then the
-    half-widths' at ``level``, see :mod:`s2sr.infer.uncertainty`) as they complete. ``level`` is that
-    of the uncertainty head when one is used (for the second output, or for ``safe``: the strength
-    of :mod:`s2sr.infer.safe`)."""
+    """Compute ``tiles`` on the cluster of ``client``; results are fed to ``sinks`` as they complete: the
+    SR's (the safe SR with ``safe``, a strength), then with a second sink the half-widths'. ``level``:
+    the uncertainty head's level, given whenever the head is used (:func:`s2sr.infer.uncertainty.with_head`)."""
     from distributed import as_completed
 
     workers = client.scheduler_info().get("workers", {})

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from s2sr.errors import ConfigError
 from s2sr.infer.tilework import Predictor
 
 SAFE_TAG = "S2SR_SAFE"
@@ -32,18 +31,29 @@ def bicubic(x: np.ndarray, scale: int) -> np.ndarray:
         return torch.nn.functional.interpolate(t, scale_factor=scale, mode="bicubic", align_corners=False).numpy()
 
 
-def safe_detail(sr: np.ndarray, base: np.ndarray, half_width: np.ndarray, strength: float) -> np.ndarray:
-    """``base + d d^2 / (d^2 + (strength half_width)^2)`` with ``d = sr - base`` (``sr`` where both are 0)."""
+def _gain_applied(sr: Any, base: Any, half_width: Any, strength: float) -> Any:
+    """The formula, on torch tensors: ``base + d d^2 / (d^2 + (strength h)^2)``, ``d = sr - base``
+    (``sr`` where both ``d`` and ``h`` are 0)."""
+    import torch
+
     d = sr - base
     d2 = d * d
-    den = d2 + np.square(strength * half_width)
-    gain = np.divide(d2, den, out=np.ones_like(d2), where=den > 0)
-    return base + d * gain
+    den = d2 + (strength * half_width) ** 2
+    return base + d * torch.where(den > 0, d2 / den.clamp_min(torch.finfo(den.dtype).tiny), torch.ones_like(d2))
+
+
+def safe_detail(sr: np.ndarray, base: np.ndarray, half_width: np.ndarray, strength: float) -> np.ndarray:
+    """:func:`_gain_applied` on arrays (CPU)."""
+    import torch
+
+    with torch.inference_mode():
+        return _gain_applied(torch.from_numpy(sr), torch.from_numpy(base), torch.from_numpy(half_width),
+                             strength).numpy()
 
 
 def safe_detail_on(device: str, x: np.ndarray, sr: np.ndarray, half_width: np.ndarray, strength: float) -> np.ndarray:
-    """:func:`safe_detail` with the bicubic of the LR batch ``x``, computed by torch on ``device`` (a GPU
-    run: the host threads are busy with the output work)."""
+    """:func:`safe_detail` with the bicubic of the LR batch ``x`` as the base, computed by torch on
+    ``device`` (the model's: on a GPU run the host threads are busy with the output work)."""
     import torch
 
     dev = torch.device(device)
@@ -51,17 +61,14 @@ def safe_detail_on(device: str, x: np.ndarray, sr: np.ndarray, half_width: np.nd
         xt = torch.from_numpy(np.ascontiguousarray(x, np.float32)).to(dev)
         base = torch.nn.functional.interpolate(xt, scale_factor=sr.shape[-2] // x.shape[-2], mode="bicubic",
                                                align_corners=False)
-        d = torch.from_numpy(sr).to(dev) - base
-        d2 = d * d
-        den = d2 + (strength * torch.from_numpy(half_width).to(dev)) ** 2
-        gain = torch.where(den > 0, d2 / den.clamp_min(torch.finfo(den.dtype).tiny), torch.ones_like(d2))
-        return (base + d * gain).cpu().numpy()
+        h = torch.from_numpy(half_width).to(dev)
+        return _gain_applied(torch.from_numpy(sr).to(dev), base, h, strength).cpu().numpy()
 
 
 class SafeDetail:
     """A predictor giving the safe SR (then, with ``keep_half_widths``, the half-widths) from one giving
-    the SR then the half-widths (:class:`~s2sr.infer.uncertainty.WithUncertainty`); on ``device``
-    other than the CPU, the bicubic and the gain are computed there."""
+    the SR then the half-widths (:class:`~s2sr.infer.uncertainty.WithUncertainty`), computed on
+    ``device``."""
 
     def __init__(self, inner: Predictor, strength: float, keep_half_widths: bool, device: str = "cpu") -> None:
         self.inner, self.strength, self.keep, self.device = inner, strength, keep_half_widths, device
@@ -70,17 +77,8 @@ class SafeDetail:
         out = self.inner(x)
         c = out.shape[1] // 2
         sr = out[:, :c]
-        if self.device == "cpu":
-            sr[...] = safe_detail(sr, bicubic(x, sr.shape[-2] // x.shape[-2]), out[:, c:], self.strength)
-        else:
-            sr[...] = safe_detail_on(self.device, x, sr, out[:, c:], self.strength)
+        sr[...] = safe_detail_on(self.device, x, sr, out[:, c:], self.strength)
         return out if self.keep else sr
-
-
-def check_safe(opts: Any) -> None:
-    """One-line errors for ``--safe`` requests this version cannot run (before anything is written)."""
-    if not opts.safe_strength > 0:
-        raise ConfigError(f"--safe-strength {opts.safe_strength:g}: must be > 0 (default 0.5)")
 
 
 def safe_tags(strength: float, level: float) -> dict[str, str]:

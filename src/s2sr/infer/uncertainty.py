@@ -105,13 +105,23 @@ class DoneInAll:
         return all(i in s for s in self.sets)
 
 
-def worker_predictor(base: Predictor, bundle: Any, level: float | None, margin: int = 0) -> Predictor:
-    """``base`` alone, or with the bundle's uncertainty head at ``level`` (Dask workers)."""
+def with_head(base: Predictor, bundle: Any, level: float | None, margin: int = 0, safe: float | None = None,
+              keep_half_widths: bool = True) -> Predictor:
+    """``base`` alone, or with the bundle's uncertainty head at ``level`` (SR then half-widths); with
+    ``safe``, the safe SR of that strength instead of the SR (:mod:`s2sr.infer.safe`), the half-widths
+    kept with ``keep_half_widths``. Head and safe gain run on the bundle's device (local runs and Dask
+    workers alike)."""
     if level is None:
         return base
     from s2sr.uncertainty.section import require_head
 
-    return WithUncertainty(base, require_head(bundle, level), bundle.mean, bundle.std, level, margin)
+    dev = str(bundle.device)
+    p: Predictor = WithUncertainty(base, require_head(bundle, level), bundle.mean, bundle.std, level, margin, dev)
+    if safe is not None:
+        from s2sr.infer.safe import SafeDetail
+
+        p = SafeDetail(p, safe, keep_half_widths, dev)
+    return p
 
 
 def check_request(lm: Any, level: float, flag: str = "--uncertainty") -> UncertaintyHead:
