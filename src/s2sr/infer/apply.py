@@ -243,17 +243,12 @@ def _run(lm: LoadedModel, inp: ResolvedInput, dst: Path, opts: ApplyConfig, info
     rid = run_id(header, opts)
     meta = out_meta(lm, inp, info, plan, opts, rid)
     outs = [RunOutput(dst, plan, spec, len(bands), opts.layout, header, meta)]
-    head = None
     if opts.uncertainty:  # a second output beside the first, fed by the same tiles (s2sr.infer.uncertainty)
         from s2sr.infer.uncertainty import uncertainty_output
 
-        head, u_dst, u_header, u_meta = uncertainty_output(lm, dst, header, meta, opts.uncertainty_level,
-                                                           lambda h: run_id(h, opts))
+        u_dst, u_header, u_meta = uncertainty_output(lm, dst, header, meta, opts.uncertainty_level,
+                                                     lambda h: run_id(h, opts))
         outs.append(RunOutput(u_dst, plan, spec, len(bands), opts.layout, u_header, u_meta))
-    elif opts.safe:  # the error model without its file
-        from s2sr.uncertainty.section import require_head
-
-        head = require_head(lm.bundle, opts.uncertainty_level)
     u_path = outs[1].dst if len(outs) > 1 else None
     out_w, out_h = plan.out_size
     if opts.resume and all(finished(o.dst, o.meta["tags"][RUN_TAG]) for o in outs):
@@ -276,7 +271,7 @@ def _run(lm: LoadedModel, inp: ResolvedInput, dst: Path, opts: ApplyConfig, info
     t1 = time.perf_counter()
     try:
         try:
-            budget = _compute(lm, job, plan.todo(done), n_todo, sinks, opts, counts, input_name(inp), client, head)
+            budget = _compute(lm, job, plan.todo(done), n_todo, sinks, opts, counts, input_name(inp), client)
         finally:
             for o in outs:
                 o.journal.close()
@@ -330,8 +325,10 @@ def _done_in_all(sinks: list[PieceSink]) -> Any:
 
 
 def _compute(lm: LoadedModel, job: TileJob, todo: Iterator[Tile], n_todo: int, sinks: list[PieceSink],
-             opts: ApplyConfig, counts: _Counts, name: str, client: Any = None, head: Any = None) -> Budget | None:
-    """Compute the tiles and feed ``sinks`` (the SR's, then the uncertainty's with ``head``)."""
+             opts: ApplyConfig, counts: _Counts, name: str, client: Any = None) -> Budget | None:
+    """Compute the tiles and feed ``sinks`` (the SR's, then with --uncertainty the half-widths'); the error
+    model runs with --uncertainty or --safe."""
+    use_head = opts.uncertainty or opts.safe
     bar = tqdm(total=n_todo, unit="tile", desc=f"s2sr apply {name}", disable=not opts.progress,
                dynamic_ncols=True)
 
@@ -344,7 +341,7 @@ def _compute(lm: LoadedModel, job: TileJob, todo: Iterator[Tile], n_todo: int, s
             from s2sr.infer.dask_runner import run_dask  # distributed: only for --dask
 
             run_dask(client, job, todo, lm.as_dict(), lm.fingerprint, opts.precision, sinks, on_tile,
-                     opts.uncertainty_level if head is not None else None, opts.safe_strength if opts.safe else None)
+                     opts.uncertainty_level if use_head else None, opts.safe_strength if opts.safe else None)
             return None
         from s2sr.infer.local import run_local
 
@@ -352,7 +349,7 @@ def _compute(lm: LoadedModel, job: TileJob, todo: Iterator[Tile], n_todo: int, s
         with _torch_threads():
             predictor = lm.predictor(opts.precision, budget.model_threads)
             sink: Any = sinks[0]
-            if head is not None:
+            if use_head:
                 from s2sr.infer.uncertainty import TeeSink, with_head
 
                 assert lm.bundle is not None  # check_request: a .pt bundle

@@ -137,9 +137,8 @@ def check_request(lm: Any, level: float, flag: str = "--uncertainty") -> Uncerta
 
 
 def uncertainty_output(lm: Any, dst: Path, header: dict[str, Any], meta: dict[str, Any], level: float,
-                       run_id: Callable[[dict[str, Any]], str]) -> tuple[UncertaintyHead, Path, dict[str, Any],
-                                                                          dict[str, Any]]:
-    """(head, path, journal header, file metadata) of the uncertainty output of ``dst``; ``run_id`` gives
+                       run_id: Callable[[dict[str, Any]], str]) -> tuple[Path, dict[str, Any], dict[str, Any]]:
+    """(path, journal header, file metadata) of the uncertainty output of ``dst``; ``run_id`` gives
     the file's ``S2SR_RUN`` from its header. No colour interpretation: the bands are half-widths."""
     from s2sr.uncertainty.section import require_head
 
@@ -147,4 +146,4 @@ def uncertainty_output(lm: Any, dst: Path, header: dict[str, Any], meta: dict[st
     u_header = {**header, "uncertainty": head.fingerprint(), "uncertainty_level": level}
     tags = {**meta["tags"], **uncertainty_tags(head, level), RUN_TAG: run_id(u_header)}
     u_meta = {**meta, "descriptions": band_descriptions(list(lm.bands), level), "tags": tags, "colours": None}
-    return head, uncertainty_path(dst), u_header, u_meta
+    return uncertainty_path(dst), u_header, u_meta
