@@ -81,9 +81,9 @@ class ModelBundle:
         return (x - m) / s
 
     def denormalise(self, x: torch.Tensor) -> torch.Tensor:
-        m = torch.as_tensor(self.mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
-        s = torch.as_tensor(self.std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
-        return x * s + m
+        m = torch.as_tensor(self.mean, dtype=torch.float32, device=x.device).view(1, -1, 1, 1)
+        s = torch.as_tensor(self.std, dtype=torch.float32, device=x.device).view(1, -1, 1, 1)
+        return torch.addcmul(m, x, s)  # float32 in one pass (a bf16 ``x`` is widened on the fly)
 
     # ---- inference -------------------------------------------------------------------
     @torch.inference_mode()
@@ -95,7 +95,7 @@ class ModelBundle:
                 y = self.module(x)
         else:
             y = self.module(x)
-        return self.denormalise(y.float())
+        return self.denormalise(y)
 
     def predict(self, lr: np.ndarray, precision: str = "fp32", dtype: str = "float32") -> np.ndarray:
         """(bands, h, w) array in input units -> (bands, h*scale, w*scale) in the same units.

@@ -64,7 +64,7 @@ def test_residual_with_zero_tail_is_exactly_bicubic(arch: str) -> None:
         last.bias.zero_()
     x = torch.randn(1, 4, 6, 6)
     expect = F.interpolate(x, scale_factor=3, mode="bicubic", align_corners=False)
-    torch.testing.assert_close(m(x), expect, rtol=0, atol=1e-6)
+    torch.testing.assert_close(m(x), expect, rtol=0, atol=1e-5)  # float32 rounding of the x3 weights: 2e-6
 
 
 @pytest.mark.parametrize("arch", sorted(TINY))

@@ -7,10 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from s2sr.archs import build_arch
-from s2sr.archs.equisr import upsample
 from s2sr.sensor import SensorModel
 
 
@@ -69,13 +67,6 @@ def test_influence_stays_within_the_receptive_field() -> None:
     rows, cols = torch.nonzero(diff > 1e-4 * float(diff.max()), as_tuple=True)
     dist = torch.maximum((rows // 4 - c).abs(), (cols // 4 - c).abs())
     assert int(dist.max()) <= m.receptive_field
-
-
-@pytest.mark.parametrize("mode", ["bicubic", "bilinear"])
-def test_matrix_upsampling_equals_interpolate(mode: str) -> None:
-    x = torch.randn(2, 3, 13, 21)
-    ref = F.interpolate(x, scale_factor=4, mode=mode, align_corners=False)
-    assert float((upsample(x, 4, mode) - ref).abs().max()) < 1e-5
 
 
 def test_bad_kwargs_are_a_value_error() -> None:
