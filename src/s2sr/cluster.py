@@ -6,7 +6,10 @@ on this machine; ``tcp://host:8786`` connects to a running scheduler (see docs/s
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
+import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,12 +20,33 @@ from s2sr.errors import ConfigError
 DISTRIBUTED_LOGGERS = ("distributed", "distributed.nanny", "distributed.worker", "distributed.scheduler")
 
 
-def quiet_worker() -> None:
-    """In a worker process: s2sr handles pixel grids without CRS itself (the client said so once); rasterio's
-    NotGeoreferencedWarning would print from every worker into the client's progress bar."""
+# glibc's mallopt: allocations of at least M_MMAP_THRESHOLD bytes get their own mmap; free memory at the
+# top of the heap beyond M_TRIM_THRESHOLD goes back to the OS. The values are where glibc's own adaptive
+# thresholds end up (mmap 32 MiB, trim twice that).
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+MMAP_THRESHOLD, TRIM_THRESHOLD = 32 << 20, 64 << 20
+
+
+def setup_worker() -> None:
+    """Once in a worker process, before its first tile.
+
+    - rasterio's NotGeoreferencedWarning is silenced: s2sr handles pixel grids without CRS itself (the
+      client said so once), and the warning would print from every worker into the client's progress bar.
+    - glibc's mmap and trim thresholds are set to 32 and 64 MiB. A Dask nanny starts its workers with
+      ``MALLOC_TRIM_THRESHOLD_=65536``, and setting it turns off glibc's adaptive thresholds: every
+      array over 128 KiB (a model's feature maps, a tile's output) was then a fresh ``mmap``, or heap
+      given back at once, whose pages fault in again on first touch; the model call ran 1.4-1.8x
+      slower than in a plain process (docs/apply.md). The values are those the adaptive thresholds
+      reach in a plain process; a worker's memory stays bounded by its largest tile's working set.
+    """
     from rasterio.errors import NotGeoreferencedWarning
 
     warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        if hasattr(libc, "mallopt"):
+            libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+            libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
 
 
 @contextmanager

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from s2sr.cluster import quiet_worker
+from s2sr.cluster import setup_worker
 from s2sr.infer.sink import PieceSink, TileParts, tile_parts
 from s2sr.infer.tilework import Predictor, TileJob, predict_tile, read_tile
 from s2sr.infer.tiling import Tile
@@ -43,7 +43,7 @@ def _worker_predictor(model: dict[str, Any], key: str, precision: str, level: fl
     ckey = f"{key}:{precision}:{level}:{margin}:{safe}:{keep_half_widths}"
     with _LOCK:
         if ckey not in _CACHE:
-            quiet_worker()
+            setup_worker()
             from s2sr.bundle import bundle_from_dict
             from s2sr.infer.backends import TorchPredictor
 
