@@ -79,7 +79,11 @@ def _quiet_distributed() -> Iterator[None]:
 
 def connect(address: str) -> tuple[Any, Any]:
     """(client, cluster or None) for ``address``; the connect timeout is Dask's own
-    ``distributed.comm.timeouts.connect`` setting (e.g. ``DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=5s``)."""
+    ``distributed.comm.timeouts.connect`` setting (e.g. ``DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=5s``).
+
+    The client fetches results straight from the workers (``direct_to_workers``): by default Dask
+    routes them through the scheduler, which doubled every tile's bytes on the wire (measured with
+    ``local:2``: client CPU 5.0-5.7 -> 3.9-4.6 s and the run 7.8-8.7 -> 6.4-7.0 s for 67 output Mpx)."""
     import dask.config
     from distributed import Client, LocalCluster
 
@@ -92,8 +96,8 @@ def connect(address: str) -> tuple[Any, Any]:
             raise ConfigError(f"--dask {address!r}: expected local:N with N >= 1 workers, e.g. local:2")
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                dashboard_address=":0", silence_logs=logging.ERROR)
-        return Client(cluster), cluster
+        return Client(cluster, direct_to_workers=True), cluster
     try:
-        return Client(address, timeout=dask.config.get("distributed.comm.timeouts.connect")), None
+        return Client(address, timeout=dask.config.get("distributed.comm.timeouts.connect"), direct_to_workers=True), None
     except OSError as e:
         raise ConfigError(f"--dask {address!r}: cannot reach the scheduler ({e}); check the address") from None
