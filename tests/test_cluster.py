@@ -39,3 +39,13 @@ def test_worker_reuses_freed_arrays_under_a_dask_nanny_environment() -> None:
     plain, tuned = faults("plain"), faults("setup")
     assert plain > 20 * 200, plain  # the slow path this guards against is really there (10400 here)
     assert tuned < plain / 20, (tuned, plain)  # 0 here
+
+
+def test_local_cluster_client_fetches_results_from_the_workers_directly() -> None:
+    """Results go worker -> client, not worker -> scheduler -> client (every tile's bytes twice)."""
+    from s2sr.cluster import dask_client
+
+    with dask_client("local:1") as client:
+        assert client.direct_to_workers is True
+        fut = client.submit(sum, [1, 2, 3])
+        assert fut.result() == 6
