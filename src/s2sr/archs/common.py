@@ -61,8 +61,8 @@ def _impulse(mode: str, scale: int, channels: int) -> tuple[torch.Tensor, torch.
 def upsample(x: torch.Tensor, scale: int, mode: str) -> torch.Tensor:
     """``F.interpolate(x, scale_factor=scale, mode=mode, align_corners=False)`` (``bilinear`` or
     ``bicubic``, edges replicated as it does), float32, as two strided depthwise transposed
-    convolutions: on CPU (1-2 threads) 4-5x faster than ``F.interpolate`` on channels-last tiles,
-    equal to it within 2e-5 (float32 rounding); ONNX export writes ``Resize``. Runs outside
+    convolutions: on CPU (one thread) bicubic x4 of a 286 px 4-band tile takes 7 ms against 38 ms
+    (``F.interpolate`` on a contiguous copy) or 62 ms (on channels-last), equal within 2e-5 (float32 rounding); ONNX export writes ``Resize``. Runs outside
     autocast: the base of the output must not be rounded to bf16."""
     if scale == 1:
         return x.float()
