@@ -27,8 +27,11 @@ M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 MMAP_THRESHOLD, TRIM_THRESHOLD = 32 << 20, 64 << 20
 
 
+_SET_UP: list[bool] = []
+
+
 def setup_worker() -> None:
-    """Once in a worker process, before its first tile.
+    """Once in a worker process, before its first task (later calls do nothing).
 
     - rasterio's NotGeoreferencedWarning is silenced: s2sr handles pixel grids without CRS itself (the
       client said so once), and the warning would print from every worker into the client's progress bar.
@@ -41,6 +44,9 @@ def setup_worker() -> None:
     """
     from rasterio.errors import NotGeoreferencedWarning
 
+    if _SET_UP:
+        return
+    _SET_UP.append(True)
     warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
