@@ -47,3 +47,28 @@ def test_residual_head_adds_the_base_in_float32_under_bf16() -> None:
     y = torch.zeros(1, 1, 16, 16, dtype=torch.bfloat16)
     out = head(x, y)
     assert out.dtype == torch.float32 and torch.allclose(out, torch.full_like(out, 4.01), atol=1e-5)
+
+
+def test_residual_model_exports_to_onnx_and_matches_torch(bundle_factory, make_raster, tmp_path) -> None:
+    """The transposed-conv base is for torch; the ONNX graph gets ``Resize`` (the exporter needs static
+    shapes for a transposed convolution), and both give the same SR."""
+    import numpy as np
+    import rasterio
+
+    from s2sr.infer.apply import ApplyConfig, apply_model
+    from s2sr.infer.export import export_onnx
+
+    bundle = bundle_factory(arch="light")
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for p in bundle.module.parameters():
+            p.normal_(0, 0.05)
+    onnx_path = export_onnx(bundle, tmp_path / "light.onnx")
+    src = make_raster(shape=(4, 33, 29), nodata=None)
+    a, b = tmp_path / "torch.tif", tmp_path / "onnx.tif"
+    opts = dict(tile=16, overlap=4, out_dtype="float32", progress=False)
+    apply_model(bundle, src, a, ApplyConfig(**opts))
+    apply_model(onnx_path, src, b, ApplyConfig(backend="onnx", **opts))
+    with rasterio.open(a) as da, rasterio.open(b) as db:
+        ya, yb = da.read().astype(np.float64), db.read().astype(np.float64)
+    assert np.abs(ya).max() > 500 and np.abs(ya - yb).max() < 1e-2
