@@ -6,30 +6,26 @@ on this machine; ``tcp://host:8786`` connects to a running scheduler (see docs/s
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
+import functools
 import logging
-import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from s2sr import glibc
 from s2sr.errors import ConfigError
 
 DISTRIBUTED_LOGGERS = ("distributed", "distributed.nanny", "distributed.worker", "distributed.scheduler")
 
 
-# glibc's mallopt: allocations of at least M_MMAP_THRESHOLD bytes get their own mmap; free memory at the
-# top of the heap beyond M_TRIM_THRESHOLD goes back to the OS. The values are where glibc's own adaptive
+# glibc: allocations of at least the mmap threshold get their own mmap; free memory at the top of the
+# heap beyond the trim threshold goes back to the OS. The values are where glibc's own adaptive
 # thresholds end up (mmap 32 MiB, trim twice that).
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 MMAP_THRESHOLD, TRIM_THRESHOLD = 32 << 20, 64 << 20
 
 
-_SET_UP: list[bool] = []
-
-
+@functools.cache
 def setup_worker() -> None:
     """Once in a worker process, before its first task (later calls do nothing).
 
@@ -44,15 +40,9 @@ def setup_worker() -> None:
     """
     from rasterio.errors import NotGeoreferencedWarning
 
-    if _SET_UP:
-        return
-    _SET_UP.append(True)
     warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        if hasattr(libc, "mallopt"):
-            libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-            libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+    glibc.mallopt(glibc.M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    glibc.mallopt(glibc.M_TRIM_THRESHOLD, TRIM_THRESHOLD)
 
 
 @contextmanager

@@ -13,15 +13,13 @@ overlap zones. Finished pieces go to the :class:`~s2sr.infer.blocks.Pyramid`.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import sys
 import threading
-from collections.abc import Callable, Container
+from collections.abc import Container
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from s2sr import glibc
 from s2sr.infer.blocks import Pyramid
 from s2sr.infer.blockstore import BlockStore
 from s2sr.infer.journal import Journal
@@ -30,24 +28,13 @@ from s2sr.infer.tiling import Tile, TilePlan
 from s2sr.io.values import OutputSpec, to_output
 
 
-def _libc_trim() -> Callable[[int], int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    return getattr(libc, "malloc_trim", None)
-
-
-_TRIM = _libc_trim()
-
-
 def release_free_memory() -> None:
     """Give freed heap pages back to the OS (glibc ``malloc_trim``).
 
     Tile arrays are allocated on one thread and freed on another; without this, glibc
     keeps the freed pages and the RSS creeps up with the scene size.
     """
-    if _TRIM is not None:
-        _TRIM(0)
+    glibc.malloc_trim()
 
 
 @dataclass

@@ -18,15 +18,14 @@ import ctypes.util
 import glob
 import logging
 import os
-import sys
 import threading
-from functools import lru_cache
+
+from s2sr import glibc
 
 log = logging.getLogger(__name__)
 
 GDAL_CACHE_MB = 64
 TRIM_EVERY = 200
-M_ARENA_MAX = -8  # mallopt parameter (glibc malloc.h)
 _count = {"tiles": 0}
 _lock = threading.Lock()
 
@@ -34,16 +33,6 @@ _lock = threading.Lock()
 def tile_threads() -> int:
     """Threads that render tiles: the cores, at least 2 and at most 8."""
     return max(2, min(8, os.cpu_count() or 2))
-
-
-@lru_cache(maxsize=1)
-def _libc() -> ctypes.CDLL | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    except OSError:
-        return None
 
 
 def _libgdal() -> ctypes.CDLL | None:
@@ -73,9 +62,7 @@ def bound_gdal_cache(mb: int = GDAL_CACHE_MB) -> None:
 
 def bound_malloc_arenas(n: int) -> None:
     """At most ``n`` glibc malloc arenas for threads started from now on (glibc only)."""
-    libc = _libc()
-    if libc is not None and hasattr(libc, "mallopt"):
-        libc.mallopt(M_ARENA_MAX, n)
+    glibc.mallopt(glibc.M_ARENA_MAX, n)
 
 
 def tile_done() -> None:
@@ -84,9 +71,7 @@ def tile_done() -> None:
         _count["tiles"] += 1
         due = _count["tiles"] % TRIM_EVERY == 0
     if due:
-        libc = _libc()
-        if libc is not None and hasattr(libc, "malloc_trim"):
-            libc.malloc_trim(0)
+        glibc.malloc_trim()
 
 
 def apply_limits() -> None:
