@@ -62,8 +62,9 @@ def upsample(x: torch.Tensor, scale: int, mode: str) -> torch.Tensor:
     """``F.interpolate(x, scale_factor=scale, mode=mode, align_corners=False)`` (``bilinear`` or
     ``bicubic``, edges replicated as it does), float32, as two strided depthwise transposed
     convolutions: on CPU (one thread) bicubic x4 of a 286 px 4-band tile takes 7 ms against 38 ms
-    (``F.interpolate`` on a contiguous copy) or 62 ms (on channels-last), equal within 2e-5 (float32 rounding); ONNX export writes ``Resize``. Runs outside
-    autocast: the base of the output must not be rounded to bf16."""
+    (``F.interpolate`` on a contiguous copy) or 62 ms (on channels-last), equal within 2e-5 (float32
+    rounding); ONNX export writes ``Resize``. Runs outside autocast: the base of the output must not be
+    rounded to bf16."""
     if scale == 1:
         return x.float()
     if torch.onnx.is_in_onnx_export():  # the exporter needs static shapes for a transposed conv

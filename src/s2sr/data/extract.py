@@ -80,21 +80,17 @@ def extract_blocks(chunk: Chunk) -> Iterator[Extracted]:
 
 
 def extract(chunk: Chunk) -> Extracted:
-    """Read the chunk's blocks, reject bad patches, return the others (a Dask task)."""
+    """Read the chunk's blocks, reject bad patches, return the others (a Dask task: the worker process is
+    set up first, :func:`s2sr.cluster.setup_worker`)."""
+    from s2sr.cluster import setup_worker
+
+    setup_worker()
     out = Extracted()
     for part in extract_blocks(chunk):
         out.patches += part.patches
         out.rejects.update(part.rejects)
         out.blocks += part.blocks
     return out
-
-
-def extract_on_worker(chunk: Chunk) -> Extracted:
-    """:func:`extract` as a Dask task: the worker process is set up first (:func:`s2sr.cluster.setup_worker`)."""
-    from s2sr.cluster import setup_worker
-
-    setup_worker()
-    return extract(chunk)
 
 
 def extract_all(todo: Iterable[Chunk], client: Any = None) -> Iterator[tuple[Chunk, Extracted]]:
@@ -108,12 +104,12 @@ def extract_all(todo: Iterable[Chunk], client: Any = None) -> Iterator[tuple[Chu
     workers = client.scheduler_info().get("workers", {})
     window = 2 * max(1, sum(int(w.get("nthreads", 1)) for w in workers.values())) + 2
     it = iter(todo)
-    flight = [(c, client.submit(extract_on_worker, c, pure=False)) for c in itertools.islice(it, window)]
+    flight = [(c, client.submit(extract, c, pure=False)) for c in itertools.islice(it, window)]
     while flight:
         c, fut = flight.pop(0)
         res = fut.result()
         fut.release()
         nxt = next(it, None)
         if nxt is not None:
-            flight.append((nxt, client.submit(extract_on_worker, nxt, pure=False)))
+            flight.append((nxt, client.submit(extract, nxt, pure=False)))
         yield c, res
