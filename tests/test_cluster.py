@@ -19,24 +19,22 @@ class MallInfo2(ctypes.Structure):
     _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
                                                 "fsmblks", "uordblks", "fordblks", "keepcost")]
 
-libc = ctypes.CDLL("libc.so.6")
-libc.mallinfo2.restype = MallInfo2
+from s2sr.glibc import libc
+lib = libc()
+lib.mallinfo2.restype = MallInfo2
 a = np.ones(2 << 20)  # 16 MB
-print(libc.mallinfo2().hblkhd)  # bytes held in separately mmapped blocks while it lives
+print(lib.mallinfo2().hblkhd)  # bytes held in separately mmapped blocks while it lives
 """
 
 
 def _glibc_has_mallinfo2() -> bool:
-    import ctypes
+    from s2sr.glibc import libc
 
-    try:
-        return hasattr(ctypes.CDLL("libc.so.6"), "mallinfo2")
-    except OSError:
-        return False
+    lib = libc()
+    return lib is not None and hasattr(lib, "mallinfo2")
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux") or not _glibc_has_mallinfo2(),
-                    reason="glibc >= 2.33 (mallopt, mallinfo2): Linux only")
+@pytest.mark.skipif(not _glibc_has_mallinfo2(), reason="glibc >= 2.33 (mallopt, mallinfo2): Linux only")
 def test_worker_arrays_come_from_the_heap_under_a_dask_nanny_environment() -> None:
     """A Dask nanny starts workers with MALLOC_TRIM_THRESHOLD_ set, which fixes glibc's mmap threshold at
     128 KiB: each large array is then a fresh mmap whose pages fault in again on first touch (the model
