@@ -22,13 +22,22 @@ from s2sr.infer.tilework import Predictor
 SAFE_TAG = "S2SR_SAFE"
 
 
+def _bicubic(x: np.ndarray, scale: int, device: Any = "cpu") -> Any:
+    """The safe output's base: bicubic upsampling (torch, ``align_corners=False``) of an (n, C, h, w) batch,
+    as a float32 tensor on ``device`` (call under ``torch.inference_mode``)."""
+    import torch
+
+    t = torch.from_numpy(np.ascontiguousarray(x, np.float32)).to(device)
+    return torch.nn.functional.interpolate(t, scale_factor=scale, mode="bicubic", align_corners=False)
+
+
 def bicubic(x: np.ndarray, scale: int) -> np.ndarray:
     """Bicubic upsampling (torch, ``align_corners=False``) of an (n, C, h, w) float32 batch."""
     import torch
 
-    t = torch.from_numpy(np.ascontiguousarray(x, np.float32))
     with torch.inference_mode():
-        return torch.nn.functional.interpolate(t, scale_factor=scale, mode="bicubic", align_corners=False).numpy()
+        out: np.ndarray = _bicubic(x, scale).numpy()
+    return out
 
 
 def _gain_applied(sr: Any, base: Any, half_width: Any, strength: float) -> Any:
@@ -58,9 +67,7 @@ def safe_detail_on(device: str, x: np.ndarray, sr: np.ndarray, half_width: np.nd
 
     dev = torch.device(device)
     with torch.inference_mode():
-        xt = torch.from_numpy(np.ascontiguousarray(x, np.float32)).to(dev)
-        base = torch.nn.functional.interpolate(xt, scale_factor=sr.shape[-2] // x.shape[-2], mode="bicubic",
-                                               align_corners=False)
+        base = _bicubic(x, sr.shape[-2] // x.shape[-2], dev)
         h = torch.from_numpy(half_width).to(dev)
         return _gain_applied(torch.from_numpy(sr).to(dev), base, h, strength).cpu().numpy()
 
