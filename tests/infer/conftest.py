@@ -30,6 +30,21 @@ class TinyConv(nn.Module):
         return F.interpolate(y, scale_factor=self.scale, mode="bicubic", align_corners=False)
 
 
+class TinyConvPerTile(TinyConv):
+    """:class:`TinyConv` run one tile at a time, so a batch gives each tile the bytes it gets alone
+    (oneDNN may pick other conv kernels for a batch: 1 DN apart on an AMD EPYC, equal on Intel)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([super(TinyConvPerTile, self).forward(x[i:i + 1]) for i in range(x.shape[0])])
+
+
+@pytest.fixture
+def tiny_conv_per_tile(monkeypatch: pytest.MonkeyPatch, bundle_factory: Callable[..., ModelBundle]) -> ModelBundle:
+    """A ModelBundle of :class:`TinyConvPerTile` (registered in ARCHS for this test only)."""
+    monkeypatch.setitem(ARCHS, "tinyconv_per_tile", TinyConvPerTile)
+    return bundle_factory("tinyconv_per_tile")
+
+
 @pytest.fixture
 def tiny_conv(monkeypatch: pytest.MonkeyPatch, bundle_factory: Callable[..., ModelBundle]) -> ModelBundle:
     """A ModelBundle of :class:`TinyConv` (registered in ARCHS for this test only)."""
