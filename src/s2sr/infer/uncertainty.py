@@ -105,14 +105,12 @@ class DoneInAll:
         return all(i in s for s in self.sets)
 
 
-def with_head(base: Predictor, bundle: Any, level: float | None, margin: int = 0, safe: float | None = None,
+def with_head(base: Predictor, bundle: Any, level: float, margin: int = 0, safe: float | None = None,
               keep_half_widths: bool = True) -> Predictor:
-    """``base`` alone, or with the bundle's uncertainty head at ``level`` (SR then half-widths); with
-    ``safe``, the safe SR of that strength instead of the SR (:mod:`s2sr.infer.safe`), the half-widths
-    kept with ``keep_half_widths``. Head and safe gain run on the bundle's device (local runs and Dask
-    workers alike)."""
-    if level is None:
-        return base
+    """``base`` with the bundle's uncertainty head at ``level`` (SR then half-widths); with ``safe``, the
+    safe SR of that strength instead of the SR (:mod:`s2sr.infer.safe`), the half-widths kept with
+    ``keep_half_widths``. Head and safe gain run on the bundle's device (local runs and Dask workers
+    alike)."""
     from s2sr.uncertainty.section import require_head
 
     dev = str(bundle.device)
