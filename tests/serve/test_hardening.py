@@ -44,10 +44,11 @@ def _tile_urls(base: str, layers: list[dict], n_per_layer: int) -> list[str]:
 
 def test_gdal_block_cache_is_bounded(serve_data) -> None:
     """GDAL's default cache (5 % of RAM) let the server grow to 2.7 GB; create_app caps it at 64 MB."""
-    from s2sr.serve.limits import GDAL_CACHE_MB, _libgdal
+    from s2sr.io.native import rasterio_library
+    from s2sr.serve.limits import GDAL_CACHE_MB
 
     create_app(_cfg(serve_data))
-    lib = _libgdal()
+    lib = rasterio_library("gdal")
     assert lib is not None
     lib.GDALGetCacheMax64.restype = ctypes.c_int64
     assert lib.GDALGetCacheMax64() == GDAL_CACHE_MB * 2**20

@@ -10,8 +10,6 @@ full disk from other failures and name the file and the fix in one line.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
-import glob
 import logging
 import os
 import threading
@@ -21,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from s2sr.errors import DiskFullError, OutputError, S2SRError
+from s2sr.io.native import rasterio_library
 
 log = logging.getLogger(__name__)
 
@@ -29,20 +28,6 @@ _lock = threading.Lock()
 _recent: deque[tuple[int, str]] = deque(maxlen=64)
 _state: dict[str, object] = {"seq": 0, "handler": None, "tried": False}
 NO_SPACE = os.strerror(28)  # ENOSPC: "No space left on device"
-
-
-def _libtiff() -> ctypes.CDLL | None:
-    """The libtiff that GDAL uses: the one bundled in rasterio's wheel, else the system one."""
-    import rasterio
-
-    bundled = sorted(glob.glob(os.path.join(os.path.dirname(rasterio.__file__) + ".libs", "libtiff*.so*")))
-    name = bundled[0] if bundled else ctypes.util.find_library("tiff")
-    if not name:
-        return None
-    try:
-        return ctypes.CDLL(name)
-    except OSError:
-        return None
 
 
 def _format(fmt: bytes | None, ap: int | None) -> str:
@@ -68,7 +53,7 @@ def install_tiff_handler() -> None:
         if _state["tried"]:
             return
         _state["tried"] = True
-    lib = _libtiff()
+    lib = rasterio_library("tiff")
     if lib is None or not hasattr(lib, "TIFFSetErrorHandler"):
         return
     handler = _HANDLER_T(_on_tiff_error)

@@ -10,14 +10,12 @@ to GDAL unchecked and a debug line says so.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
-import glob
 import logging
-import os
 import xml.etree.ElementTree as ET
 from functools import cache
 
 from s2sr.errors import ConfigError
+from s2sr.io.native import rasterio_library
 
 log = logging.getLogger(__name__)
 
@@ -97,20 +95,11 @@ def _driver_metadata(driver: str, key: str) -> str | None:
 
 @cache
 def _libgdal() -> ctypes.CDLL | None:
-    """The GDAL library rasterio uses (its wheel's bundled copy, else the system's)."""
-    import rasterio
-
-    here = os.path.dirname(rasterio.__file__)
-    found = sorted(glob.glob(os.path.join(here, "..", "rasterio.libs", "libgdal*"))) or [
-        p for p in [ctypes.util.find_library("gdal")] if p]
-    for path in found:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
+    """rasterio's libgdal (:func:`s2sr.io.native.rasterio_library`), typed for the two calls made here."""
+    lib = rasterio_library("gdal")
+    if lib is not None:
         lib.GDALGetDriverByName.restype = ctypes.c_void_p
         lib.GDALGetDriverByName.argtypes = [ctypes.c_char_p]
         lib.GDALGetMetadataItem.restype = ctypes.c_char_p
         lib.GDALGetMetadataItem.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
-        return lib
-    return None
+    return lib

@@ -14,13 +14,12 @@ malloc arenas (8 per core), the server grew from 315 MB to 2.7 GB over 14,000 ti
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
-import glob
 import logging
 import os
 import threading
 
 from s2sr import glibc
+from s2sr.io.native import rasterio_library
 
 log = logging.getLogger(__name__)
 
@@ -35,24 +34,12 @@ def tile_threads() -> int:
     return max(2, min(8, os.cpu_count() or 2))
 
 
-def _libgdal() -> ctypes.CDLL | None:
-    """The libgdal rasterio uses (bundled in its wheel, else the system's)."""
-    import rasterio
-
-    bundled = sorted(glob.glob(os.path.join(os.path.dirname(rasterio.__file__) + ".libs", "libgdal*.so*")))
-    name = bundled[0] if bundled else ctypes.util.find_library("gdal")
-    try:
-        return ctypes.CDLL(name) if name else None
-    except OSError:
-        return None
-
-
 def bound_gdal_cache(mb: int = GDAL_CACHE_MB) -> None:
     """Cap GDAL's raster block cache at ``mb`` MB, also when GDAL already read rasters."""
     import rasterio.env
 
     rasterio.env.set_gdal_config("GDAL_CACHEMAX", mb)  # for a cache not yet created
-    lib = _libgdal()
+    lib = rasterio_library("gdal")
     if lib is not None and hasattr(lib, "GDALSetCacheMax64"):
         lib.GDALSetCacheMax64.argtypes = [ctypes.c_int64]
         lib.GDALSetCacheMax64(mb * 2**20)
