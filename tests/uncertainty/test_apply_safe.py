@@ -135,7 +135,10 @@ def test_nodata_stays_where_the_plain_output_has_it(make_raster, headed_pt, tmp_
 
 def test_the_device_path_equals_the_numpy_path() -> None:
     """The path the predictor runs (bicubic and gain in one torch call on the model's device) equals the
-    formula applied to the separate bicubic helper (on the CPU here; tests/test_gpu.py runs it on CUDA)."""
+    formula written out here in numpy over F.interpolate's bicubic, independent of s2sr.infer.safe's
+    helpers (on the CPU here; tests/test_gpu.py runs the same path on CUDA)."""
+    import torch
+
     from s2sr.infer.safe import safe_detail_on
 
     rng = np.random.default_rng(0)
@@ -144,5 +147,9 @@ def test_the_device_path_equals_the_numpy_path() -> None:
     h = rng.uniform(0, 200, sr.shape).astype(np.float32)
     h[0, 0, :5] = 0
     sr[0, 0, :2] = bicubic(x, 4)[0, 0, :2]  # no detail and, on the first 2 rows, no error: kept as it is
-    want = safe_detail(sr, bicubic(x, 4), h, 0.5)
+    base = torch.nn.functional.interpolate(torch.from_numpy(x), scale_factor=4, mode="bicubic",
+                                           align_corners=False).numpy()
+    d = sr - base
+    den = d * d + np.square(0.5 * h)
+    want = base + d * np.divide(d * d, den, out=np.ones_like(den), where=den > 0)
     np.testing.assert_allclose(safe_detail_on("cpu", x, sr, h, 0.5), want, rtol=1e-5, atol=1e-2)
