@@ -90,6 +90,15 @@ def spectral_loss(sr: torch.Tensor, hr: torch.Tensor, mean: torch.Tensor, std: t
     return 1000.0 * (1.0 - cos).mean()
 
 
+def grid_loss(sr: torch.Tensor, hr: torch.Tensor, scale: int) -> torch.Tensor:
+    """Variance over the ``scale``^2 sub-pixel phases of the patch-mean error: a pattern locked to
+    the LR pixel grid (the same offset at every pixel of a phase) shows here and nowhere else."""
+    d = F.pixel_unshuffle(sr - hr, scale)
+    n, _, h, w = d.shape
+    phase_means = d.reshape(n, -1, scale * scale, h * w).mean(-1)
+    return phase_means.var(dim=-1, unbiased=False).mean()
+
+
 def consistency_loss(sr: torch.Tensor, lr: torch.Tensor, sensor: SensorModel) -> torch.Tensor:
     return (sensor.degrade_torch(sr.float()) - lr.float()).abs().mean()
 

@@ -17,6 +17,7 @@ from typing import Any
 from torch import nn
 
 from s2sr.archs.bicubic import Bicubic
+from s2sr.archs.equifine import EquiFine
 from s2sr.archs.equisr import EquiSR
 from s2sr.archs.light import Light
 from s2sr.archs.rrdb import RRDBNet
@@ -29,6 +30,7 @@ ARCHS: dict[str, Callable[..., nn.Module]] = {
     "srresnet": SRResNet,
     "rrdb": RRDBNet,
     "equisr": EquiSR,
+    "equifine": EquiFine,
 }
 
 

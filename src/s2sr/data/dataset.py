@@ -68,6 +68,7 @@ class DatasetInfo:
     input_dtype: str
     summary: dict[str, Any] = field(default_factory=dict)
     input_stats: dict[str, list[float]] = field(default_factory=dict)  # filled by training
+    degradation: dict[str, Any] | None = None  # prepare --finer: the family training draws inputs from
 
 
 @dataclass
@@ -155,13 +156,14 @@ class Dataset:
             raise InputError(f"{self.manifest_path}: scale {m.scale} disagrees with the patch store "
                              f"({train.scale}); re-run `s2sr prepare`")
         sensor = SensorModel(m.scale, m.sensor.mtf_nyquist) if m.sensor else SensorModel(m.scale)
-        return DatasetInfo(self.root, m.scale, list(train.bands), sensor, m.input_res_m, m.dtype, _summary(m))
+        return DatasetInfo(self.root, m.scale, list(train.bands), sensor, m.input_res_m, m.dtype, _summary(m),
+                           degradation=m.degradation)
 
 
 def _summary(m: Manifest) -> dict[str, Any]:
     """The manifest in a few keys, for a model's provenance."""
     keep = ("scale", "bands", "lr_res_m", "input_res_m", "sensor", "crs", "epsg", "dtype", "counts",
-            "patch_size", "seed")
+            "patch_size", "seed", "degradation")
     d = m.model_dump(mode="json", include=set(keep))
     d["inputs"] = [{"lr": p.lr, "hr": p.hr, "scene": p.scene, "group": p.group, "split": p.split, "kind": p.kind}
                    for p in m.pairs]

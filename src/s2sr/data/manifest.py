@@ -145,6 +145,9 @@ class Manifest(_Model):
     seed: int | None = None
     config: dict[str, Any] = Field(default_factory=dict)
     unpaired: UnpairedRecord | None = None  # set by ``prepare --unpaired``
+    # set by ``prepare --finer``: the degradation family training draws each input from
+    # ({"family": DegradationFamily.to_dict(), ...}); None: the stored LR patches are the inputs
+    degradation: dict[str, Any] | None = None
 
     @model_validator(mode="before")
     @classmethod

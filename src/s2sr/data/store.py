@@ -4,6 +4,8 @@ Layout (one folder per split, ``train``, ``val``, ``test``)::
 
     DIR/store/<split>/lr.f32     raw little-endian float32, shape (N, C, P, P)
     DIR/store/<split>/hr.f32     raw little-endian float32, shape (N, C, P*S, P*S)
+    DIR/store/<split>/weights.f32 raw float32 (N, C): per-patch loss weight of each band (1: a real
+                                 target, 0: not one, e.g. the pseudo-NIR of an RGB image); absent: all 1
     DIR/store/<split>/index.csv  one row per patch: id,pair,lr_row,lr_col,left,bottom,right,top
     DIR/store/<split>/meta.json  {"count", "bands", "lr_patch", "hr_patch", "scale", "dtype": "float32"}
 
@@ -39,16 +41,22 @@ class StoreWriter:
         self.count = 0
         self._lr = open(self.dir / "lr.f32", "wb")  # noqa: SIM115 (closed in close())
         self._hr = open(self.dir / "hr.f32", "wb")  # noqa: SIM115
+        self._w = open(self.dir / "weights.f32", "wb")  # noqa: SIM115
         self._idx = open(self.dir / "index.csv", "w", newline="")  # noqa: SIM115
         self._csv = csv.writer(self._idx)
         self._csv.writerow(INDEX_FIELDS)
 
-    def add(self, lr: np.ndarray, hr: np.ndarray, row: dict[str, Any]) -> None:
+    def add(self, lr: np.ndarray, hr: np.ndarray, row: dict[str, Any],
+            weights: tuple[float, ...] | None = None) -> None:
         c, p = len(self.bands), self.lr_patch
         if lr.shape != (c, p, p) or hr.shape != (c, p * self.scale, p * self.scale):
             raise ValueError(f"patch shapes {lr.shape}/{hr.shape} do not match the store")
         self._lr.write(np.ascontiguousarray(lr, dtype="<f4").tobytes())
         self._hr.write(np.ascontiguousarray(hr, dtype="<f4").tobytes())
+        w = np.ones(c, "<f4") if weights is None else np.asarray(weights, "<f4")
+        if w.shape != (c,):
+            raise ValueError(f"{len(w)} band weights for {c} bands")
+        self._w.write(w.tobytes())
         self._csv.writerow([row.get(k, "") for k in INDEX_FIELDS])
         self.count += 1
 
@@ -56,7 +64,7 @@ class StoreWriter:
         """Close the three files (all of them, even when one fails to flush, e.g. on a full disk), then
         write meta.json."""
         with ExitStack() as stack:
-            for f in (self._lr, self._hr, self._idx):
+            for f in (self._lr, self._hr, self._w, self._idx):
                 stack.callback(f.close)
         meta = {
             "count": self.count,
@@ -84,6 +92,9 @@ class SplitReader:
         c = len(self.bands)
         self.lr = np.memmap(self.dir / "lr.f32", dtype="<f4", mode="r", shape=(self.count, c, self.lr_patch, self.lr_patch)) if self.count else np.zeros((0, c, self.lr_patch, self.lr_patch), "f4")
         self.hr = np.memmap(self.dir / "hr.f32", dtype="<f4", mode="r", shape=(self.count, c, self.hr_patch, self.hr_patch)) if self.count else np.zeros((0, c, self.hr_patch, self.hr_patch), "f4")
+        wpath = self.dir / "weights.f32"
+        self.weights = (np.fromfile(wpath, dtype="<f4").reshape(self.count, c)
+                        if self.count and wpath.is_file() else np.ones((self.count, c), "f4"))
 
     def __len__(self) -> int:
         return self.count
@@ -128,4 +139,8 @@ def open_split(root: str | Path, split: str) -> SplitReader:
         got = (d / name).stat().st_size if (d / name).exists() else -1
         if got != expect:
             raise InputError(f"{d / name}: size {got} B, expected {expect} B; the store is damaged, re-run `s2sr prepare`")
+    w = d / "weights.f32"
+    if w.exists() and w.stat().st_size != meta["count"] * c * 4:
+        raise InputError(f"{w}: size {w.stat().st_size} B, expected {meta['count'] * c * 4} B; the store is damaged, "
+                         "re-run `s2sr prepare`")
     return SplitReader(d, meta["count"], meta["bands"], meta["lr_patch"], meta["hr_patch"], meta["scale"])

@@ -68,6 +68,7 @@ class LossCfg(_Strict):
     spectral_weight: float = Field(default=0.0, ge=0)  # 1 - cos(spectral angle), x1000, input units
     hallucination_weight: float = Field(default=0.0, ge=0)  # opensr-test hallucination (losses.py)
     hallucination: Literal["softmin", "margin"] = "softmin"
+    grid_weight: float = Field(default=0.0, ge=0)  # sub-pixel phase pattern of the error (losses.grid_loss)
     perceptual_weight: float = Field(default=0.0, ge=0)
     perceptual_weights: str | None = None
 

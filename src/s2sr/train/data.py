@@ -4,7 +4,9 @@ dihedral augmentation and per-band normalisation statistics.
 The batch at step ``k`` is a pure function of ``(seed, k)``: sample position
 ``p = k * batch + j`` falls in epoch ``p // N`` whose order is a permutation seeded
 by ``(seed, epoch)``; the flip/rot90 of each sample is seeded by ``(seed, k)``. So
-a resumed run draws exactly the batches the uninterrupted run would have drawn.
+a resumed run draws exactly the batches the uninterrupted run would have drawn. With a
+degradation family (``prepare --finer``) the input of each sample is drawn anew from the family
+by ``(seed, k, j)`` from its stored target, before the crop and the flip.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import torch
 from s2sr.data.dataset import Dataset
 from s2sr.data.store import SplitReader
 from s2sr.errors import InputError
+from s2sr.sensor.family import DegradationFamily
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +79,10 @@ class Batches:
     """Seeded, stateless batches of normalised (lr, hr) tensors from a split."""
 
     def __init__(self, split: SplitReader, batch: int, seed: int, mean: np.ndarray,
-                 std: np.ndarray, augment: bool, crop: int | None = None) -> None:
+                 std: np.ndarray, augment: bool, crop: int | None = None,
+                 family: DegradationFamily | None = None) -> None:
         self.split, self.batch, self.seed, self.augment = split, batch, seed, augment
+        self.family = family
         p = split.lr_patch
         if crop is not None and crop > p:
             raise InputError(f"{split.dir}: run.crop {crop} is larger than the stored patches ({p} LR px); "
@@ -87,12 +92,22 @@ class Batches:
         self.std = std.reshape(1, -1, 1, 1).astype(np.float32)
 
     def get(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        lr_b, hr_b, _ = self.get_weighted(step)
+        return lr_b, hr_b
+
+    def get_weighted(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(lr, hr, per-sample band weights (N, C)) of the batch at ``step``."""
         idx = batch_indices(len(self.split), self.batch, step, self.seed)
         ops = np.random.default_rng([self.seed, step, 1]).integers(0, 8, len(idx))
         offsets = self._offsets(step, len(idx))
         lrs, hrs = [], []
-        for i, op, (r, c) in zip(idx, ops, offsets, strict=True):
-            lr, hr = np.asarray(self.split.lr[i]), np.asarray(self.split.hr[i])
+        for j, (i, op, (r, c)) in enumerate(zip(idx, ops, offsets, strict=True)):
+            hr = np.asarray(self.split.hr[i])
+            if self.family is not None:
+                member = self.family.draw(np.random.default_rng([self.seed, step, j, 3]), hr.shape[0])
+                lr = member.apply(hr, self.split.scale, np.random.default_rng([self.seed, step, j, 4]))
+            else:
+                lr = np.asarray(self.split.lr[i])
             if self.crop is not None:
                 k, s = self.crop, self.split.scale
                 lr, hr = lr[:, r:r + k, c:c + k], hr[:, r * s:(r + k) * s, c * s:(c + k) * s]
@@ -102,7 +117,8 @@ class Batches:
             hrs.append(hr)
         lr_b = (np.stack(lrs).astype(np.float32) - self.mean) / self.std
         hr_b = (np.stack(hrs).astype(np.float32) - self.mean) / self.std
-        return torch.from_numpy(lr_b), torch.from_numpy(hr_b)
+        w = np.asarray(self.split.weights[idx], np.float32)
+        return torch.from_numpy(lr_b), torch.from_numpy(hr_b), torch.from_numpy(w)
 
     def _offsets(self, step: int, n: int) -> list[tuple[int, int]]:
         """Top-left LR offsets of the random crops of the batch at ``step`` (seeded by (seed, step))."""

@@ -22,14 +22,22 @@ class GeneratorLoss:
         self.perceptual = (L.PerceptualLoss(cfg.perceptual_weights or "")
                            if cfg.perceptual_weight > 0 else None)
 
-    def __call__(self, sr: torch.Tensor, hr: torch.Tensor, lr: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def __call__(self, sr: torch.Tensor, hr: torch.Tensor, lr: torch.Tensor,
+                 weights: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+        """``weights`` (N, C): per-sample band weights; a band of weight 0 (not a real target) takes
+        the target's values, so no loss sees an error there."""
         c = self.cfg
         sr = sr.float()
+        if weights is not None and not bool((weights == 1).all()):
+            w = weights.to(sr.device, sr.dtype).view(*weights.shape, 1, 1)
+            sr = sr * w + hr * (1 - w)
         terms: dict[str, torch.Tensor] = {"pixel": c.pixel_weight * L.pixel_loss(sr, hr, c.pixel)}
         if c.ssim_weight:
             terms["ssim"] = c.ssim_weight * L.ssim_loss(sr, hr)
         if c.gradient_weight:
             terms["gradient"] = c.gradient_weight * L.gradient_loss(sr, hr)
+        if c.grid_weight:
+            terms["grid"] = c.grid_weight * L.grid_loss(sr, hr, self.sensor.scale)
         if c.consistency_weight:
             terms["consistency"] = c.consistency_weight * L.consistency_loss(sr, lr, self.sensor)
         m, s = self.mean.to(sr.device), self.std.to(sr.device)  # input units for the two losses below

@@ -28,6 +28,7 @@ from s2sr.data.dataset import DatasetInfo, open_dataset
 from s2sr.errors import ConfigError, OutputError
 from s2sr.io.atomic import atomic_file, make_dir
 from s2sr.io.guard import check_outputs
+from s2sr.sensor.family import DegradationFamily
 from s2sr.train import checkpoint as ck
 from s2sr.train.config import TrainConfig, resolve_config, resolve_config_arg
 from s2sr.train.data import Batches, input_stats, norm_stats, open_train_val
@@ -164,7 +165,10 @@ def train(data: Path | None, out: Path, config: TrainConfig | str | Path | None 
     info.input_stats = input_stats(tr, config.run.norm_patches, config.run.seed)
     if config.run.threads:
         torch.set_num_threads(config.run.threads)
-    batches = Batches(tr, config.run.batch_size, config.run.seed, mean, std, config.run.augment, config.run.crop)
+    family = (DegradationFamily.from_dict(info.degradation["family"])
+              if info.degradation and info.degradation.get("family") else None)
+    batches = Batches(tr, config.run.batch_size, config.run.seed, mean, std, config.run.augment, config.run.crop,
+                      family)
     trainer = Trainer(config, info, batches, device, precision)
     if state is not None:
         trainer.load_state(state)

@@ -97,12 +97,14 @@ class Trainer:
     def train_step(self) -> dict[str, float]:
         self.G.train()
         lr_now = self._set_lr()
-        lr_b, hr_b = (t.to(self.device, non_blocking=True) for t in self.batches.get(self.step))
+        lr_b, hr_b, w_b = (t.to(self.device, non_blocking=True) for t in self.batches.get_weighted(self.step))
         gan = self.gan_stage()
         with autocast(self.device, self.precision):
             sr = self.G(lr_b)
-        loss, parts = self.loss(sr, hr_b, lr_b)
-        if gan:
+        loss, parts = self.loss(sr, hr_b, lr_b, w_b)
+        if gan:  # the discriminator sees no band that is not a real target (the pseudo-NIR of RGB images)
+            w = w_b.view(*w_b.shape, 1, 1).to(sr.dtype)
+            sr = sr * w + hr_b.to(sr.dtype) * (1 - w)
             loss = loss + self._g_adversarial(sr, hr_b, parts)
         if not torch.isfinite(loss):
             if not (torch.isfinite(lr_b).all() and torch.isfinite(hr_b).all()):

@@ -29,13 +29,14 @@ class _Acc:
         self.sse = self.npx = self.ssim_sum = self.nssim = self.cse = self.ncs = 0.0
 
     def add(self, sr: torch.Tensor, hr: torch.Tensor, lr: torch.Tensor, sensor: SensorModel,
-            data_range: float) -> None:
-        sr64, hr64 = sr.double(), hr.double()
-        self.sse += float(((sr64 - hr64) ** 2).sum())
-        self.npx += hr.numel()
+            data_range: float, weights: torch.Tensor) -> None:
+        """``weights`` (N, C): a band of weight 0 in a patch is not a real target and is not scored."""
+        sr64, hr64, w = sr.double(), hr.double(), weights.double()
+        self.sse += float((((sr64 - hr64) ** 2).sum((2, 3)) * w).sum())
+        self.npx += float(w.sum()) * hr.shape[-1] * hr.shape[-2]
         s = ssim(sr64, hr64, data_range, reduce=False)
-        self.ssim_sum += float(s.sum())
-        self.nssim += s.numel()
+        self.ssim_sum += float((s * w).sum())
+        self.nssim += float(w.sum())
         d = sensor.degrade_torch(sr64) - lr.double()
         self.cse += float((d * d).sum())
         self.ncs += d.numel()
@@ -60,10 +61,11 @@ def validate(model: nn.Module, split: SplitReader, mean: np.ndarray, std: np.nda
     for i in range(0, n, batch):
         lr = torch.from_numpy(np.array(split.lr[i:min(i + batch, n)], dtype=np.float32)).to(device)
         hr = torch.from_numpy(np.array(split.hr[i:min(i + batch, n)], dtype=np.float32)).to(device)
+        w = torch.from_numpy(np.array(split.weights[i:min(i + batch, n)], dtype=np.float32))
         sr = model((lr - m) / s).float() * s + m
         bic = F.interpolate(lr, scale_factor=sensor.scale, mode="bicubic", align_corners=False)
-        acc_sr.add(sr, hr, lr, sensor, data_range)
-        acc_bic.add(bic, hr, lr, sensor, data_range)
+        acc_sr.add(sr, hr, lr, sensor, data_range, w)
+        acc_bic.add(bic, hr, lr, sensor, data_range, w)
     model.train(was_training)
     p, ss, c = acc_sr.result(data_range)
     bp, bss, bc = acc_bic.result(data_range)
