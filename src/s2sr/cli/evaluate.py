@@ -20,6 +20,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--lr", help="low-resolution image (pair mode)")
     p.add_argument("--hr", help="reference high-resolution image (pair mode)")
     p.add_argument("--wald", help="real image evaluated by the Wald protocol")
+    p.add_argument("--degradation", metavar="NAMES",
+                   help="with --wald S2.tif, or --hr AERIAL.tif alone: make the input with each named degradation "
+                        "(area, mtf0.2, mtf0.3, mtf0.5, noise30, shift0.3, l1c, or all), one table row each")
+    p.add_argument("--real", metavar="IMG", help="a real input with no reference: LR-grid spectral peak, clipping, "
+                   "mean shift, overshoot and crops, for the model and bicubic")
     p.add_argument("--out", required=True, help="output directory (metrics.json, report.html, sr.tif)")
     p.add_argument("--split-from", help="prepared dataset directory: score its test split only")
     p.add_argument("--sr", metavar="SR.tif", help="pair mode: score this output of `s2sr apply MODEL LR` instead of "
@@ -58,8 +63,20 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed, n_strata=args.strata, data_range=args.data_range, keep_sr=not args.no_sr,
         opensr=not args.no_opensr, opensr_max_pixels=args.opensr_max_pixels, reflectance_scale=args.reflectance_scale,
         overwrite=args.overwrite, progress=progress(args), input_check=not args.no_input_check, safe=args.safe,
+        degradation=args.degradation, real=args.real,
     )
     res = evaluate(cfg)
+    if cfg.mode == "real":
+        m, b = res.methods["model"], res.methods["bicubic"]
+        print(f"{res.report_path}: LR-grid peak model {m['grid_peak']:.2f} vs bicubic {b['grid_peak']:.2f}, clipped "
+              f"share +{m['clipped_share_max']:.3f} points, mean shift {m['mean_shift_max_abs']:.3f} %")
+        return 0
+    if cfg.mode == "degradations":
+        for r in res.extra["rows"]:
+            print(f"{r['degradation']}: model {r['model']['psnr']:.2f} dB, bicubic {r['bicubic']['psnr']:.2f} dB "
+                  f"({r['gain_db']:+.2f}), lanczos {r['lanczos']['psnr']:.2f}")
+        print(res.report_path)
+        return 0
     m, b = res.methods["model"], res.methods["bicubic"]
     if res.opensr:
         o, ob = res.opensr["model"], res.opensr["bicubic"]

@@ -59,9 +59,19 @@ class EvalConfig(BaseModel):
     keep_sr: bool = True
     progress: bool = True
     safe: bool = False  # score the model's ``apply --safe`` output (s2sr.infer.safe)
+    degradation: str | None = None  # named members (s2sr.sensor.family), comma-separated: one row each
+    real: Path | None = None  # a real input with no reference: statistics against the input itself
 
     @model_validator(mode="after")
     def _one_mode(self) -> EvalConfig:
+        if self.real is not None:
+            if self.lr is not None or self.hr is not None or self.wald is not None or self.degradation is not None:
+                raise ValueError("--real IMG takes no --lr, --hr, --wald or --degradation: it scores the input as it comes")
+            return self
+        if self.degradation is not None:
+            if self.lr is not None or (self.wald is None) == (self.hr is None):
+                raise ValueError("--degradation needs --wald S2.tif, or --hr AERIAL.tif without --lr")
+            return self
         pair = self.lr is not None or self.hr is not None
         if pair and self.wald is not None:
             raise ValueError("give either --lr and --hr (pair mode) or --wald IMG, not both")
@@ -77,6 +87,10 @@ class EvalConfig(BaseModel):
 
     @property
     def mode(self) -> str:
+        if self.real is not None:
+            return "real"
+        if self.degradation is not None:
+            return "degradations"
         return "wald" if self.wald is not None else "pair"
 
 

@@ -59,6 +59,7 @@ class EvalResult:
     strata: list[dict[str, Any]] = field(default_factory=list)
     opensr: dict[str, dict[str, float]] = field(default_factory=dict)
     uncertainty: dict[str, Any] | None = None  # coverage and rank correlation (models with a head)
+    extra: dict[str, Any] = field(default_factory=dict)  # --real / --degradation: the whole document
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -74,12 +75,33 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
     from s2sr.bundle import load_model
 
     bundle = load_model(cfg.model)
+    if cfg.mode in ("real", "degradations"):
+        return _other_mode(cfg, bundle)
     with tempfile.TemporaryDirectory(prefix="s2sr-evaluate-") as tmpd:
         image = cfg.wald if cfg.wald is not None else cfg.lr
         assert image is not None
         src = resolve_input(image, bundle.bands, cfg.bands, workdir=Path(tmpd), vrt_name="input.vrt",
                             needs=f"model {Path(bundle.path).stem if bundle.path else bundle.arch} expects")
         return _evaluate(cfg, bundle, src)
+
+
+def _other_mode(cfg: EvalConfig, bundle: ModelBundle) -> EvalResult:
+    """``--real`` and ``--degradation`` (:mod:`s2sr.evaluate.modes`); ``methods`` holds the model's and
+    bicubic's headline (the real statistics, or the first member's scores)."""
+    from s2sr.evaluate.modes import evaluate_degradations, evaluate_real
+
+    out = Path(cfg.out)
+    if cfg.mode == "real":
+        doc = evaluate_real(cfg, bundle)
+        methods = {m: {"grid_peak": v["grid_peak"]["overall"], "clipped_share_max": v["clipped_share_max"],
+                       "mean_shift_max_abs": v["mean_shift_max_abs"]} for m, v in doc["stats"].items()}
+        pixels = int(np.prod(doc["input_shape"][1:])) * bundle.scale ** 2
+    else:
+        doc = evaluate_degradations(cfg, bundle)
+        first = doc["rows"][0]
+        methods = {m: {"psnr": first[m]["psnr"], "ssim": first[m]["ssim"]} for m in ("model", "bicubic", "lanczos")}
+        pixels = int(np.prod(doc["reference_shape"][1:]))
+    return EvalResult(out, out / "metrics.json", out / "report.html", None, methods, pixels, extra=doc)
 
 
 def _evaluate(cfg: EvalConfig, bundle: ModelBundle, src: ResolvedInput) -> EvalResult:
