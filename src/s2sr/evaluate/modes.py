@@ -162,24 +162,29 @@ def _real_table(stats: dict[str, dict[str, Any]], bands: list[str]) -> str:
             row("spectral angle to bicubic °", "spectral_angle_to_bicubic_deg", ".3f") + "</table>")
 
 
-def evaluate_real(cfg: EvalConfig, bundle: ModelBundle) -> dict[str, Any]:
-    """``--real IMG``: the statistics of :mod:`s2sr.evaluate.realstats` and crops, no reference."""
+def real_arrays(bundle: ModelBundle, image: str | Path, bands: list[int] | None = None, progress: bool = False,
+                input_check: str = "refuse") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(input, model output through apply's code, PyTorch bicubic) of a real image, float32."""
     from s2sr.evaluate.sr import super_resolve
     from s2sr.io.sources import resolve_input
 
-    assert cfg.real is not None
     with tempfile.TemporaryDirectory(prefix="s2sr-evaluate-") as w:
-        src = resolve_input(cfg.real, bundle.bands, cfg.bands, workdir=Path(w), vrt_name="input.vrt")
+        src = resolve_input(image, bundle.bands, bands, workdir=Path(w), vrt_name="input.vrt")
         with rasterio.open(src.path) as ds:
             lr = ds.read(src.bands).astype(np.float32)
         if min(lr.shape[1:]) < 32:
-            raise InputError(f"{cfg.real}: {lr.shape[2]}x{lr.shape[1]} px; --real needs at least 32 px a side")
-        sr_path = super_resolve(bundle, Path(src.path), Path(w) / "sr.tif", src.bands, cfg.progress,
-                                input_check="refuse" if cfg.input_check else "warn")
+            raise InputError(f"{image}: {lr.shape[2]}x{lr.shape[1]} px; --real needs at least 32 px a side")
+        sr_path = super_resolve(bundle, Path(src.path), Path(w) / "sr.tif", src.bands, progress, input_check=input_check)
         with rasterio.open(sr_path) as ds:
             sr = ds.read().astype(np.float32)
+    return lr, sr, torch_bicubic(lr, bundle.scale)
+
+
+def evaluate_real(cfg: EvalConfig, bundle: ModelBundle) -> dict[str, Any]:
+    """``--real IMG``: the statistics of :mod:`s2sr.evaluate.realstats` and crops, no reference."""
+    assert cfg.real is not None
+    lr, sr, bic = real_arrays(bundle, cfg.real, cfg.bands, cfg.progress, "refuse" if cfg.input_check else "warn")
     s = bundle.scale
-    bic = torch_bicubic(lr, s)
     stats = {"model": real_stats(lr, sr, bic, s), "bicubic": real_stats(lr, bic, bic, s)}
     doc: dict[str, Any] = {"s2sr_version": __version__, "mode": "real", "image": str(cfg.real),
                            "model": {"arch": bundle.arch, "path": str(bundle.path or cfg.model)}, "scale": s,
