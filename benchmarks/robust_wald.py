@@ -40,7 +40,7 @@ def city_means(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, floa
         acc[(r["city"], r["degradation"])].append(r)
     out: dict[str, dict[str, dict[str, float]]] = defaultdict(dict)
     for (city, deg), rs in acc.items():
-        def mean(f: Any) -> float:
+        def mean(f: Any, rs: list[dict[str, Any]] = rs) -> float:
             return sum(f(r) for r in rs) / len(rs)
         out[city][deg] = {"gain_db": mean(lambda r: r["gain_db"]), "gain_vs_lanczos_db": mean(lambda r: r["gain_vs_lanczos_db"]),
                           "psnr_model": mean(lambda r: r["model"]["psnr"]), "psnr_bicubic": mean(lambda r: r["bicubic"]["psnr"]),

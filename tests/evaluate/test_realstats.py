@@ -11,7 +11,13 @@ import pytest
 import rasterio
 
 from s2sr.evaluate.modes import torch_bicubic
-from s2sr.evaluate.realstats import clipped_share, grid_peak, mean_shift, outside_local_range, real_stats
+from s2sr.evaluate.realstats import (
+    clipped_share,
+    grid_peak,
+    mean_shift,
+    outside_local_range,
+    real_stats,
+)
 from s2sr.sensor import named
 
 
