@@ -14,6 +14,8 @@ A bundle file (``*.pt``) is a ``torch.save`` of a plain dict (loaded with
     version                      s2sr version that wrote it
     state_dict                   generator weights (EMA weights when training used EMA)
     uncertainty                  optional: error model + calibration (s2sr.uncertainty.section)
+    weights_sha256               SHA-256 of the weights (names, dtypes, shapes, bytes), checked on load
+                                 (bundles written before it are loaded without the check)
 
 ``load_model(path).predict(lr)`` takes a (bands, h, w) array in input units and
 returns (bands, h*scale, w*scale) float32 in the same units.
@@ -21,7 +23,9 @@ returns (bands, h*scale, w*scale) float32 in the same units.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import math
 import os
 import pickle
 from dataclasses import dataclass, field
@@ -139,6 +143,7 @@ class ModelBundle:
             "version": self.version,
             "state_dict": {k: v.detach().cpu() for k, v in self.module.state_dict().items()},
         }
+        d["weights_sha256"] = weights_digest(d["state_dict"])
         if self.uncertainty:
             d["uncertainty"] = self.uncertainty
         return d
@@ -148,6 +153,42 @@ class ModelBundle:
         return torch_save(self.to_dict(), path)
 
 
+def weights_digest(state_dict: dict[str, Any]) -> str:
+    """SHA-256 over the tensors of a state dict, in key order: name, dtype, shape and bytes."""
+    h = hashlib.sha256()
+    for k in sorted(state_dict):
+        t = state_dict[k].detach().cpu().contiguous()
+        h.update(f"{k}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def check_integrity(d: dict[str, Any], path: str) -> None:
+    """Refuse a bundle that is newer than this code, whose weights fail their checksum or are not
+    finite, or whose normalisation is not finite and positive."""
+    fix = "the file is damaged or was edited: re-copy it, or re-train (`s2sr train`)"
+    version = d.get("format_version", 1)
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ModelError(f"{path}: model format_version {version!r} is newer than this s2sr reads "
+                         f"({FORMAT_VERSION}); upgrade s2sr (pip install -U s2sr) to load it")
+    if not isinstance(d["state_dict"], dict) or not all(isinstance(v, torch.Tensor) for v in d["state_dict"].values()):
+        raise ModelError(f"{path}: state_dict is not a mapping of tensors; {fix}")
+    want = d.get("weights_sha256")
+    if want is not None and weights_digest(d["state_dict"]) != want:
+        raise ModelError(f"{path}: the weights do not match their checksum (weights_sha256); {fix}")
+    bad = [k for k, v in d["state_dict"].items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise ModelError(f"{path}: weights {bad[0]} hold NaN or infinite values; {fix}")
+    norm = d["norm"]
+    try:
+        mean = [float(v) for v in norm["mean"]]
+        std = [float(v) for v in norm["std"]]
+    except (KeyError, TypeError, ValueError):
+        raise ModelError(f"{path}: no numeric normalisation (norm.mean, norm.std); {fix}") from None
+    if not all(math.isfinite(v) for v in mean) or not all(math.isfinite(v) and v > 0 for v in std):
+        raise ModelError(f"{path}: normalisation mean {mean} / std {std} is not finite and positive; {fix}")
+
+
 def bundle_from_dict(d: dict[str, Any], path: str = "<memory>", device: str = "cpu") -> ModelBundle:
     missing = [k for k in _REQUIRED if k not in d]
     if d.get("format") != FORMAT or missing:
@@ -155,6 +196,7 @@ def bundle_from_dict(d: dict[str, Any], path: str = "<memory>", device: str = "c
             f"{path}: not an s2sr model checkpoint (missing {missing or ['format']}); "
             "use RUN/best.pt written by `s2sr train`"
         )
+    check_integrity(d, path)
     try:
         module = build_arch(d["arch"], **d["arch_kwargs"])
         module.load_state_dict(d["state_dict"])

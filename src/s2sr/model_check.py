@@ -20,10 +20,13 @@ PROBE = 16  # LR pixels on a side: small enough to cost nothing, large enough fo
 
 
 def probe(run: Callable[[np.ndarray], Any], bands: list[str], scale: int, name: str, fix: str) -> None:
-    """Run ``run`` on zeros (1, len(bands), PROBE, PROBE); refuse unless it returns (1, C, PROBE*s, PROBE*s)."""
+    """Run ``run`` on seeded noise (1, len(bands), PROBE, PROBE) (normalised units); refuse unless it returns
+    (1, C, PROBE*s, PROBE*s) of finite values that are not all equal (a model with damaged weights gives
+    NaN, infinities or one value everywhere)."""
     n = len(bands)
+    x = np.random.default_rng(0).standard_normal((1, n, PROBE, PROBE)).astype(np.float32)
     try:
-        y = run(np.zeros((1, n, PROBE, PROBE), np.float32))
+        y = run(x)
     except Exception as e:  # torch and onnxruntime raise their own types for shape mismatches
         first = (str(e).splitlines() or [type(e).__name__])[0][:160]
         raise ModelError(f"{name}: its {n} bands ({', '.join(bands)}) do not fit the network's weights "
@@ -33,3 +36,8 @@ def probe(run: Callable[[np.ndarray], Any], bands: list[str], scale: int, name: 
     if got != want:
         raise ModelError(f"{name}: the network turns {n} bands of {PROBE}x{PROBE} px into shape {got[1:]}, "
                          f"but the model says x{scale} with {n} bands {want[1:]}; {fix}")
+    out = np.asarray(y.detach().cpu().numpy() if hasattr(y, "detach") else y, np.float64)
+    if not np.isfinite(out).all():
+        raise ModelError(f"{name}: the network gives NaN or infinite values on a test input (damaged weights); {fix}")
+    if float(np.ptp(out)) == 0.0:
+        raise ModelError(f"{name}: the network gives one value everywhere on a test input (damaged weights); {fix}")

@@ -256,7 +256,9 @@ def _run(lm: LoadedModel, inp: ResolvedInput, dst: Path, opts: ApplyConfig, info
         return ApplyResult(dst, out_w, out_h, plan.n_tiles, 0, 0, 0, time.perf_counter() - t0, 0.0,
                            opts.backend, opts.precision, already_complete=True, uncertainty_path=u_path)
     for o in outs:
-        o.load(opts.resume)
+        stack.callback(o.lock.release)  # whatever happens below (idempotent after close())
+    for o in outs:
+        o.load(opts.resume)  # locks the output first: a second writer stops here, before touching anything
     client = None
     if opts.dask:  # connect before creating the partial output: an unreachable scheduler writes nothing
         from s2sr.cluster import dask_client  # distributed: only for --dask
@@ -310,7 +312,7 @@ def _open(outs: list[RunOutput]) -> list[PieceSink]:
         for o in outs:
             sinks.append(o.open())
     except BaseException:
-        for o in outs[:len(sinks)]:
+        for o in outs[:len(sinks) + 1]:  # the one that failed too: its store or journal may be open
             o.close()
             if not o.resumed:
                 o.remove()

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from s2sr.errors import ConfigError, OutputError, S2SRError
 from s2sr.infer.apply import ApplyConfig, apply_model
+from s2sr.io.guard import check_outputs
 
 if TYPE_CHECKING:  # pragma: no cover
     from s2sr.bundle import ModelBundle
@@ -72,6 +73,10 @@ def plan_batch(inputs: list[str], out_dir: Path) -> list[BatchItem]:
             raise ConfigError(f"{it.src} and {seen[it.dst]} would both write {it.dst}; apply them into "
                               "different --out-dir folders")
         seen[it.dst] = it.src
+    # before anything is written: no output may be (or replace) any input of the batch, e.g. x.tif's output
+    # x_sr.tif when x_sr.tif is itself an input
+    local = [("input", it.src) for it in items if "://" not in it.src]
+    check_outputs([it.dst for it in items], local, "choose another --out-dir (outputs are named NAME_sr.tif)")
     return items
 
 

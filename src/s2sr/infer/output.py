@@ -17,11 +17,13 @@ from s2sr.errors import ConfigError, OutputError
 from s2sr.infer.blocks import BlockGrid, Pyramid, piece_counts
 from s2sr.infer.blockstore import BlockStore
 from s2sr.infer.journal import Journal
+from s2sr.infer.outputlock import OutputLock
 from s2sr.infer.sink import DonePieces, PieceSink
 from s2sr.infer.tiling import TilePlan
 from s2sr.io import cogblocks
 from s2sr.io.atomic import atomic_file
 from s2sr.io.coglayout import CogLayout
+from s2sr.io.tiffcodec import BlockDecodeError, decode_tile
 from s2sr.io.values import OutputSpec
 
 log = logging.getLogger(__name__)
@@ -51,9 +53,12 @@ class RunOutput:
                                             "compress": self.codec.compress, "level": self.codec.level}, dst)
         self.store = BlockStore(self.part, self.grid.n_blocks, report_as=dst)
         self.resumed = False
+        self.lock = OutputLock(dst)
 
     def load(self, resume: bool) -> bool:
-        """With ``resume``: read a matching journal if there is one; return whether this run resumes."""
+        """Lock the output (one writer at a time, :mod:`s2sr.infer.outputlock`); with ``resume``: read a
+        matching journal if there is one; return whether this run resumes."""
+        self.lock.acquire()
         self.resumed = resume and self.part.exists() and self.journal.load()
         if resume and not self.resumed:
             log.info("--resume: no partial output for %s, starting from scratch", self.dst)
@@ -72,7 +77,11 @@ class RunOutput:
         pyramid = Pyramid(self.grid, self.codec, piece_counts(self.plan, self.grid), self.store.append,
                           self.store.previous, self.store.read)
         if self.resumed:
-            pyramid.prefill()
+            try:
+                pyramid.prefill()
+            except (BlockDecodeError, ValueError) as e:  # ValueError: a block shorter than its journal entry
+                raise OutputError(f"{self.dst}: the partial output is damaged (a stored block does not decode: {e}); "
+                                  "rerun without --resume") from None
         self.pyramid = pyramid
         return PieceSink(self.plan, self.spec, self.count, pyramid, self.store, self.journal,
                          DonePieces(self.plan, pyramid))
@@ -87,8 +96,11 @@ class RunOutput:
         return self.blocks_resumed > 0 or self.journal.recorded > 0
 
     def close(self) -> None:
-        self.store.close()
-        self.journal.close()
+        try:
+            self.store.close()
+            self.journal.close()
+        finally:
+            self.lock.release()
 
     def remove(self) -> None:
         for p in (self.part, self.jpath):
@@ -104,10 +116,20 @@ class RunOutput:
         levels = [cogblocks.Level(w, h, self.store.lengths[g.first[k]:g.first[k] + ny * nx].reshape(ny, nx))
                   for k, ((w, h), (ny, nx)) in enumerate(zip(g.sizes, g.shapes, strict=True))]
         tmpl = cogblocks.template_tags({**self.meta, "nodata": self.spec.nodata}, self.count, self.spec.dtype)
+        shape = (g.block, g.block, self.count)
+
+        def checked(k: int, i: int) -> bytes:
+            """A stored block, decoded before it is written: a damaged store never becomes a COG."""
+            try:
+                data = self.store.read(g.first[k] + i)
+                decode_tile(data, shape, self.codec)
+            except (BlockDecodeError, ValueError) as e:  # ValueError: a block shorter than its journal entry
+                raise OutputError(f"{self.dst}: block {i} of level {k} in the partial output does not decode ({e}); "
+                                  "the store was damaged (by another process or the disk); rerun without --resume") from None
+            return data
+
         try:
             with atomic_file(self.dst) as tmp, open(tmp, "wb") as fh:
-                return cogblocks.write_layout(fh, levels, tmpl, self.codec,
-                                              lambda k, i: self.store.read(g.first[k] + i), g.block,
-                                              self.layout.bigtiff)
+                return cogblocks.write_layout(fh, levels, tmpl, self.codec, checked, g.block, self.layout.bigtiff)
         except ConfigError as e:  # BIGTIFF=NO for a file that needs BigTIFF
             raise ConfigError(f"{self.dst}: {e}") from None

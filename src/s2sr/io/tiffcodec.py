@@ -111,16 +111,24 @@ def encode_tile(tile: np.ndarray, codec: TileCodec) -> bytes:
     return bytes(_zstd(codec.level).compress(data))
 
 
+class BlockDecodeError(ValueError):
+    """Stored bytes that do not decode to a tile (corrupt or truncated data)."""
+
+
 def decode_tile(data: bytes, shape: tuple[int, int, int], codec: TileCodec) -> np.ndarray:
-    """Invert :func:`encode_tile` for a tile of ``shape`` (rows, cols, samples)."""
+    """Invert :func:`encode_tile` for a tile of ``shape`` (rows, cols, samples); :class:`BlockDecodeError`
+    when the bytes do not decode to exactly that tile."""
     rows, cols, spp = shape
     size = rows * cols * spp * np.dtype(codec.dtype).itemsize
-    if codec.compress == "DEFLATE":
-        import zlib
+    try:
+        if codec.compress == "DEFLATE":
+            import zlib
 
-        raw = zlib.decompress(data, bufsize=size)
-    else:
-        raw = _zstd(0, decompress=True).decompress(data, max_output_size=size)
+            raw = zlib.decompress(data, bufsize=size)
+        else:
+            raw = _zstd(0, decompress=True).decompress(data, max_output_size=size)
+    except Exception as e:  # zlib.error, zstandard.ZstdError
+        raise BlockDecodeError(f"{codec.compress} {(str(e).splitlines() or [type(e).__name__])[0][:80]}") from None
     if len(raw) != size:
-        raise ValueError(f"tile decodes to {len(raw)} bytes, expected {size}")
+        raise BlockDecodeError(f"tile decodes to {len(raw)} bytes, expected {size}")
     return unpredict(np.frombuffer(raw, np.uint8), rows, cols, spp, np.dtype(codec.dtype), codec.floating)
