@@ -36,11 +36,12 @@ def numbers(spec: str | None, n: int, option: str, kind: type = int) -> tuple[An
     return vals
 
 
-def add_scale(p: argparse.ArgumentParser, default: int | None = None) -> None:
-    """``--scale``: the LR/HR pixel size ratio, checked by :func:`s2sr.grid.check_scale`."""
+def add_scale(p: argparse.ArgumentParser, default: int | None = None, required: bool = True, note: str = "") -> None:
+    """``--scale``: the LR/HR pixel size ratio, checked by :func:`s2sr.grid.check_scale` (``required=False``:
+    the command checks it, e.g. when one mode takes the scale from a file)."""
     extra = f" (default {default})" if default is not None else ""
-    p.add_argument("--scale", required=default is None, default=default,
-                   help=f"integer LR/HR pixel size ratio 2..8, e.g. 4{extra}")
+    p.add_argument("--scale", required=required and default is None, default=default,
+                   help=f"integer LR/HR pixel size ratio 2..8, e.g. 4{extra}{note}")
 
 
 def progress(args: argparse.Namespace) -> bool:

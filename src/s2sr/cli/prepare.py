@@ -25,6 +25,9 @@ def add_parser(sub: Any) -> None:
                    "patches (default: the S2 pixel size); HR images are resampled to TRAIN_RES/scale")
     p.add_argument("--mtf", type=float, metavar="MTF", help="--unpaired: a known MTF at Nyquist of the S2 images "
                    "instead of the fitted one")
+    p.add_argument("--finer", metavar="LIST", help="TOML list of finer images (aerial, VHR) as targets at the model's "
+                   "output pixel size, plus Sentinel-2 Wald scenes; inputs drawn from the Sentinel-2 degradation "
+                   "family (docs/prepare.md, 'Finer sensor'); with --scene-root, --seed, --out, --overwrite")
     p.add_argument("--scenes", metavar="LIST", help="TOML/CSV scene list: LR/HR pairs and/or single S2 images "
                    "made into Wald pairs on the fly, with groups and whole-scene splits (docs/prepare.md)")
     p.add_argument("--scene-root", metavar="DIR", help="folder the relative paths of --scenes start from "
@@ -35,7 +38,7 @@ def add_parser(sub: Any) -> None:
                    "for testing")
     p.add_argument("--res-m", type=float, metavar="M", help="pixel size in metres of inputs without a metric CRS "
                    "(no CRS, or EPSG:4326); for Wald scenes, of the S2 image (e.g. 10)")
-    add_scale(p)
+    add_scale(p, required=False, note="; required except with --finer (its list sets it)")
     p.add_argument("--patch-size", type=int, default=32, help="LR patch size in pixels (default 32)")
     p.add_argument("--out", required=True, help="output dataset folder")
     p.add_argument("--lr-bands", help="LR bands, 1-based, e.g. 1,2,3,4 (default 1,2,3,4)")
@@ -71,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
     from s2sr.data.scenes import assign_scene_splits, read_scene_list
     from s2sr.errors import ConfigError
 
+    if args.finer:
+        return _finer(args)
+    if args.scale is None:
+        raise ConfigError("--scale: required (the LR/HR pixel size ratio, e.g. --scale 4)")
     if args.unpaired:
         return _unpaired(args)
     if len(args.lr) != len(args.hr):
@@ -110,6 +117,19 @@ def _unpaired(args: argparse.Namespace) -> int:
         overwrite=args.overwrite)
     r = prepare_unpaired(cfg)
     print(f"{r.out}: " + ", ".join(f"{k} {v}" for k, v in r.counts.items()) + " patches (unpaired)")
+    return 0
+
+
+def _finer(args: argparse.Namespace) -> int:
+    from s2sr.data.finer import prepare_finer
+    from s2sr.data.store import open_split
+    from s2sr.errors import ConfigError
+
+    if args.lr or args.hr or args.scenes or args.scale is not None:
+        raise ConfigError("--finer LIST takes its images and scale from the list, not from --lr, --hr, --scenes "
+                          "or --scale")
+    out = prepare_finer(args.finer, args.out, args.scene_root, args.seed, args.overwrite)
+    print(f"{out}: " + ", ".join(f"{s} {len(open_split(out, s))}" for s in ("train", "val")) + " patches (finer)")
     return 0
 
 
