@@ -89,8 +89,14 @@ def main() -> None:
     a = ap.parse_args()
     bundle, members = load_model(a.model), parse_names(a.degradation)
     t0, rows = time.perf_counter(), []
+    skipped = []
     for path in images(Path(a.data), a.split):
-        ref = aerial_reference(path, bundle)
+        try:
+            ref = aerial_reference(path, bundle)
+        except ValueError as e:
+            print(f"{path.stem}: skipped ({e})")
+            skipped.append({"image": path.stem, "why": str(e)})
+            continue
         for r in score_members(bundle, ref, members):
             rows.append({"image": path.stem, "shape": list(ref.data.shape), **r})
         print(f"{path.stem} {ref.data.shape[2]}x{ref.data.shape[1]}: " + ", ".join(
@@ -100,7 +106,8 @@ def main() -> None:
     print(f"real S2 / 1 m pair: model {pair['model']['psnr']:.2f} dB, bicubic {pair['bicubic']['psnr']:.2f} "
           f"({pair['gain_db']:+.2f}), lanczos {pair['lanczos']['psnr']:.2f}")
     doc = {"model": a.model, "split": a.split, "degradations": [m.name for m in members],
-           "seconds": round(time.perf_counter() - t0, 1), "rows": rows, "real_pair": pair}
+           "seconds": round(time.perf_counter() - t0, 1), "rows": rows, "skipped": skipped,
+           "real_pair": pair}
     out = a.out or ROOT / f"benchmarks/aerial_pairs_{a.split}.json"
     out.write_text(json.dumps(doc, indent=1))
     print(f"{out} ({doc['seconds']} s)")

@@ -42,7 +42,11 @@ def _headline(st: dict[str, Any]) -> dict[str, float]:
 def aerial(bundle: Any, data: Path) -> list[dict[str, Any]]:
     rows = []
     for path in sorted((data / "aerial_hr").glob("*.tif")):
-        ref = aerial_reference(path, bundle)
+        try:
+            ref = aerial_reference(path, bundle)
+        except ValueError as e:
+            print(f"aerial {path.stem}: skipped ({e})")
+            continue
         hr = ref.data[ref.scored]
         lr = named("mtf0.3").apply(hr, bundle.scale)
         st = real_stats(lr, hr, torch_bicubic(lr, bundle.scale), bundle.scale)

@@ -169,6 +169,9 @@ def aerial_reference(path: Path, bundle: ModelBundle, bands: str = "auto") -> Re
         if min(r1 - r0, c1 - c0) < 16 * s:
             raise ValueError(f"{path}: no fully valid window of 16 LR px at {res:g} m for a pair")
         d, t = d[:, r0:r1, c0:c1], t @ Affine.translation(c0, r0)
+    if min(d.shape[1:]) < 24 * s:
+        raise ValueError(f"{d.shape[2]}x{d.shape[1]} px at {res:g} m (fully valid): fewer than 24 LR px a side, "
+                         "too small to score with an 8 px border")
     stats = bundle.input_stats
     lr = Degradation("mtf0.3", 0.3, 0.3, quantise=False).blur_area(d, s)
     mapped = np.empty_like(d, dtype=np.float32)
