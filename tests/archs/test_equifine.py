@@ -79,3 +79,21 @@ def test_receptive_field_covers_the_tile_margin() -> None:
 def test_bad_kwargs_are_refused() -> None:
     with pytest.raises(ValueError, match="EquiFine: need"):
         build_arch("equifine", in_ch=4, scale=4, fine_width=0)
+
+
+def test_onnx_export_matches_torch_within_one_dn(tmp_path) -> None:
+    import onnxruntime as ort
+
+    from s2sr.infer.export import export_onnx
+
+    from ..conftest import S2_STATS, make_bundle
+
+    b = make_bundle("equifine", input_stats=S2_STATS, width=16, blocks=2, fine_width=8)
+    with torch.no_grad():
+        b.module.fine2.weight.mul_(10)
+    path = export_onnx(b, tmp_path / "ef.onnx")
+    x = (textured_scene(48, 2).astype(np.float32)[None] - 1500) / 700
+    y = ort.InferenceSession(str(path)).run(None, {"lr": x})[0] * 700 + 1500
+    with torch.no_grad():
+        t = b.module(torch.from_numpy(x)).numpy() * 700 + 1500
+    assert np.abs(y - t).max() < 1.0 and np.abs(t - t.mean()).max() > 100

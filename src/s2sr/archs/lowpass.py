@@ -37,13 +37,13 @@ def gaussian_taps(sigma: float) -> torch.Tensor:
 def separable_blur(x: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
     """Depthwise separable convolution of (N, C, H, W) with ``taps`` (reflected edges, replicated
     where the image is smaller than the kernel)."""
-    c, r = x.shape[1], (len(taps) - 1) // 2
+    c, r = int(x.shape[1]), (len(taps) - 1) // 2  # int: a constant in an ONNX graph (bands are not dynamic)
     k = taps.to(x.device, x.dtype)
     mode = "reflect" if min(x.shape[-2:]) > r else "replicate"
     x = F.pad(x, (r, r, 0, 0), mode=mode)
-    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    x = F.conv2d(x, k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
     x = F.pad(x, (0, 0, r, r), mode=mode)
-    return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+    return F.conv2d(x, k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
 
 
 class LowPassConsistency(nn.Module):
