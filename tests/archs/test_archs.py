@@ -22,7 +22,7 @@ TINY = {
 
 
 def test_registry_lists_all_generators() -> None:
-    assert set(ARCHS) == {"bicubic", "light", "srresnet", "rrdb", "equisr"}
+    assert set(ARCHS) == {"bicubic", "light", "srresnet", "rrdb", "equisr", "equifine"}
     with pytest.raises(ModelError, match="unknown architecture 'esrgan'"):
         build_arch("esrgan")
 

@@ -72,3 +72,18 @@ def test_residual_model_exports_to_onnx_and_matches_torch(bundle_factory, make_r
     with rasterio.open(a) as da, rasterio.open(b) as db:
         ya, yb = da.read().astype(np.float64), db.read().astype(np.float64)
     assert np.abs(ya).max() > 500 and np.abs(ya - yb).max() < 1e-2
+
+
+def test_kernels_cached_under_inference_mode_still_train() -> None:
+    """The first call may come from a model check under ``torch.inference_mode`` (a bundle loaded to
+    fine-tune from): the cached kernels must still work in autograd afterwards."""
+    import torch
+
+    from s2sr.archs.common import _impulse, upsample
+
+    _impulse.cache_clear()
+    with torch.inference_mode():
+        upsample(torch.ones(1, 3, 5, 5), 4, "bicubic")
+    x = torch.ones(1, 3, 5, 5, requires_grad=True)
+    upsample(x, 4, "bicubic").sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()

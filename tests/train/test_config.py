@@ -22,7 +22,7 @@ def test_builtin_configs_load() -> None:
     assert {"demo", "light", "rrdb", "srresnet"} <= set(builtin_names())
     for name in builtin_names():
         cfg = builtin_config(name)
-        assert cfg.model.arch in ("light", "srresnet", "rrdb", "equisr")
+        assert cfg.model.arch in ("light", "srresnet", "rrdb", "equisr", "equifine")
         assert builtin_path(name).parent.name == "configs"
     assert builtin_config("srresnet").gan.enabled
     with pytest.raises(ConfigError, match="no built-in config 'nope'; choose one of"):

@@ -52,10 +52,11 @@ def _impulse(mode: str, scale: int, channels: int) -> tuple[torch.Tensor, torch.
     """The 1-D response of ``F.interpolate(mode, align_corners=False)`` x ``scale`` to one input pixel,
     as depthwise transposed-convolution weights for ``channels`` channels: vertical, horizontal."""
     r, k = _KERNELS[mode]
-    kern = torch.tensor([k((q - r * scale + 0.5) / scale - 0.5) for q in range((2 * r + 1) * scale)],
-                        dtype=torch.float32)
-    v = kern.view(1, 1, -1, 1).repeat(channels, 1, 1, 1)
-    return v, v.view(channels, 1, 1, -1).clone()
+    with torch.inference_mode(False):  # cached: a first call under inference_mode must not make them
+        kern = torch.tensor([k((q - r * scale + 0.5) / scale - 0.5) for q in range((2 * r + 1) * scale)],
+                            dtype=torch.float32)  # inference tensors, which autograd later refuses
+        v = kern.view(1, 1, -1, 1).repeat(channels, 1, 1, 1)
+        return v, v.view(channels, 1, 1, -1).clone()
 
 
 def upsample(x: torch.Tensor, scale: int, mode: str) -> torch.Tensor:
