@@ -157,9 +157,10 @@ def weights_digest(state_dict: dict[str, Any]) -> str:
     """SHA-256 over the tensors of a state dict, in key order: name, dtype, shape and bytes."""
     h = hashlib.sha256()
     for k in sorted(state_dict):
-        t = state_dict[k].detach().cpu().contiguous()
+        t = state_dict[k].detach().cpu()
         h.update(f"{k}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        # reshape(-1): the values in logical order whatever the memory format (channels-last included)
+        h.update(t.reshape(-1).contiguous().view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()
 
 

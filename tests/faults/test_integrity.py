@@ -201,3 +201,11 @@ def test_a_good_model_loads_and_old_bundles_without_a_checksum_still_load(tmp_pa
     assert torch.load(good, weights_only=True)["weights_sha256"]
     x = textured_scene(16, 0).astype(np.float32)
     assert np.isfinite(load_model(good).predict(x)).all()
+
+
+def test_the_weights_checksum_does_not_depend_on_the_memory_format() -> None:
+    from s2sr.bundle import weights_digest
+
+    m = torch.nn.Conv2d(16, 48, 1)  # (48, 16, 1, 1): channels-last strides that .contiguous() keeps
+    a = weights_digest(m.state_dict())
+    assert weights_digest(m.to(memory_format=torch.channels_last).state_dict()) == a
