@@ -167,7 +167,9 @@ class DegradationFamily:
     moved by up to ``anisotropy`` (relative). ``shift_std``/``shift_max``: mis-registration (LR px).
     ``resample_prob``: share of draws with the L1C cubic resampling, at a uniform phase.
     Noise: the fitted ``a + b * signal`` per band scaled by a factor drawn in ``noise_scale``;
-    ``gain``: per-band gains drawn in ``1 +- gain``.
+    ``gain``: per-band gains drawn in ``1 +- gain``. ``sharp_share``: share of draws whose system MTF comes
+    from ``sharp_mtf`` instead (inputs sharper than the specification, up to almost no optical blur), so
+    that a model meets sharp inputs too and does not sharpen them as if they were blurred.
     """
 
     system_mtf: tuple[float, float] = (0.15, 0.35)
@@ -179,16 +181,22 @@ class DegradationFamily:
     noise_b: tuple[float, ...] = S2_NOISE_B
     noise_scale: tuple[float, float] = (0.5, 1.5)
     gain: float = 0.02
+    sharp_share: float = 0.0
+    sharp_mtf: tuple[float, float] = (0.35, 0.6)
     kind: str = field(default="s2-family-v1")
 
     def __post_init__(self) -> None:
-        lo, hi = self.system_mtf
-        if not 0.0 < lo <= hi < DETECTOR_MTF:
-            raise ValueError(f"system_mtf {self.system_mtf}: need 0 < low <= high < {DETECTOR_MTF:.3f}")
+        for name, (lo, hi) in (("system_mtf", self.system_mtf), ("sharp_mtf", self.sharp_mtf)):
+            if not 0.0 < lo <= hi < DETECTOR_MTF:
+                raise ValueError(f"{name} {(lo, hi)}: need 0 < low <= high < {DETECTOR_MTF:.3f}")
+        if not 0.0 <= self.sharp_share <= 1.0:
+            raise ValueError(f"sharp_share {self.sharp_share}: need a share in [0, 1]")
 
     def draw(self, rng: np.random.Generator, bands: int) -> Degradation:
         """One member, its parameters drawn from ``rng``."""
         lo, hi = self.system_mtf
+        if self.sharp_share and rng.uniform() < self.sharp_share:  # drawn only then: old draws stay the same
+            lo, hi = self.sharp_mtf
         base = rng.uniform(lo, hi) / DETECTOR_MTF
         mx, my = (float(np.clip(base * (1.0 + rng.uniform(-self.anisotropy, self.anisotropy)), 0.05, 0.95))
                   for _ in range(2))

@@ -106,7 +106,7 @@ def prepare_finer(list_path: str | Path, out: str | Path, scene_root: str | Path
                   overwrite: bool = False) -> Path:
     """Build the dataset described by ``list_path`` into ``out`` (see the module doc)."""
     lst = read_finer_list(list_path, scene_root)
-    family = DegradationFamily()
+    family = DegradationFamily.from_dict(lst.family)
     s, p = lst.scale, lst.patch_size
     hp = p * s
     sources = _sources(lst, Path(scene_root) if scene_root is not None else None)

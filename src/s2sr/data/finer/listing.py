@@ -9,6 +9,7 @@ A TOML file::
     val_res_m = [2.5]                # target sizes of the val images (the model's own)
     wald = "s2_cities_wald.toml"     # Sentinel-2 scene list: Wald pairs (10 -> 40 m) of its train and
     wald_stride = 24                 # val scenes, and the radiometry reference (its train scenes)
+    family = { sharp_share = 0.25 }  # optional: DegradationFamily keyword arguments
 
     [[image]]
     path = "aerial_hr/banepa_nepal_0p5m.tif"
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -54,6 +55,7 @@ class FinerList(BaseModel):
     val_res_m: list[float] = Field(default_factory=lambda: [2.5])
     wald: Path | None = None
     wald_stride: int = Field(default=24, ge=1)
+    family: dict[str, Any] = Field(default_factory=dict)  # DegradationFamily keyword arguments (s2sr.sensor.family)
     image: list[FinerImage] = Field(default_factory=list)
 
     @field_validator("target_res_m", "val_res_m")
@@ -61,6 +63,20 @@ class FinerList(BaseModel):
     def _res(cls, v: list[float]) -> list[float]:
         if not v or any(not 0 < r < 1000 for r in v):
             raise ValueError("give one or more target pixel sizes in metres, e.g. [2.5]")
+        return v
+
+    @field_validator("family")
+    @classmethod
+    def _family(cls, v: dict[str, Any]) -> dict[str, Any]:
+        from s2sr.sensor.family import DegradationFamily
+
+        try:
+            DegradationFamily.from_dict(v)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"[family]: {e}") from None
+        unknown = set(v) - set(DegradationFamily.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"[family]: unknown key(s) {sorted(unknown)}")
         return v
 
     @model_validator(mode="after")
