@@ -122,6 +122,19 @@ def _real_table(path: Path) -> str:
     return "\n".join(rows)
 
 
+def _family(prov: dict[str, Any]) -> str:
+    f = ((prov.get("prepare") or {}).get("degradation") or {}).get("family") or {}
+    if not f:
+        return "see its dataset's prepare.json"
+    text = (f"system MTF {f['system_mtf'][0]}-{f['system_mtf'][1]} with {f['anisotropy']:.0%} anisotropy, shifts of "
+            f"std {f['shift_std']} LR px, the L1C cubic resampling in {f['resample_prob']:.0%} of draws, "
+            f"{f['noise_scale'][0]}-{f['noise_scale'][1]} x the fitted noise, gains within {f['gain']:.0%}")
+    if f.get("sharp_share"):
+        text += (f"; {f['sharp_share']:.0%} of draws sharper than the specification, system MTF "
+                 f"{f['sharp_mtf'][0]}-{f['sharp_mtf'][1]}")
+    return text
+
+
 def _data_table(prov: dict[str, Any]) -> str:
     rows = ["| source | kind | split |", "|---|---|---|"]
     seen = set()
@@ -153,9 +166,8 @@ Shipped with s2sr {bundle.version}; weights from commit `{commit}` of s2sr. Load
   only a low-pass consistency with the input (its band means and colours at 40 m and coarser are the
   input's); it inverts no assumed sensor operator.
 - Learned from real finer images: aerial orthophotos area-averaged to 2.5 m (and the same x4 relation at
-  2 m and 1 m), inputs drawn per sample from a range of Sentinel-2-like degradations (system MTF
-  0.15-0.35, anisotropy, sub-pixel shifts, the L1C cubic resampling, noise, gains), plus Sentinel-2 Wald
-  pairs for NIR and Sentinel-2 texture. The aerial images are RGB: NIR (B8) detail comes from the Wald
+  2 m and 1 m), inputs drawn per sample from a range of Sentinel-2-like degradations ({_family(p)}),
+  plus Sentinel-2 Wald pairs for NIR and Sentinel-2 texture. The aerial images are RGB: NIR (B8) detail comes from the Wald
   pairs and two small NIR-bearing images only; check the per-band gains below before relying on B8.
 - What a 10 m pixel does not hold is not there: objects smaller than about a pixel are inferred from what
   such scenes looked like at 2.5 m, plausible rather than observed. Do not count small buildings with it.
@@ -175,8 +187,11 @@ training on {p.get('device')} ({p.get('precision')}), torch {p.get('torch')}. Re
 
 ```bash
 s2sr prepare --finer src/s2sr/configs/scenes/finer_x4.toml --scene-root ../shared/data --out ds_finer \\
-  && s2sr train --data ds_finer --config {a.recipe} --out run
+  && s2sr train --data ds_finer --config finer_x4 --out run1          # stage 1: 2250 steps kept
+s2sr prepare --finer src/s2sr/configs/scenes/finer_x4_sharp.toml --scene-root ../shared/data --out ds_sharp \\
+  && s2sr train --data ds_sharp --config finer_x4_stage2 --out run2 --set run.init=run1/best.pt   # stage 2
 ```
+(This model: `{a.recipe}`; its numbers below are the last stage's.)
 
 Validation during training (val patches: held-out aerial places and Sentinel-2 val cities, each input one
 family draw, PSNR peak 10000): {m.get('val_psnr', 0):.2f} dB vs bicubic {m.get('bicubic_psnr', 0):.2f} dB.
