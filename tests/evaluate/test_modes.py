@@ -40,14 +40,14 @@ def test_wald_under_named_degradations_gives_one_row_each(make_raster, model: Pa
 
 def test_aerial_reference_is_scored_on_rgb_only(make_raster, model: Path, tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
-    rgb = (rng.normal(size=(3, 400, 400)).cumsum(1).cumsum(2))
+    rgb = (rng.normal(size=(3, 600, 600)).cumsum(1).cumsum(2))
     rgb = (20 + 200 * (rgb - rgb.min()) / np.ptp(rgb)).astype("uint8")
     aerial = make_raster("aerial.tif", res=0.5, data=rgb, nodata=0)
     out = tmp_path / "a"
     assert main(["evaluate", "--model", str(model), "--hr", str(aerial), "--degradation", "mtf0.3", "--out", str(out)]) == 0
     doc = json.loads((out / "metrics.json").read_text())
     assert doc["scored_bands"] == ["B2", "B3", "B4"]
-    assert doc["reference_shape"] == [4, 80, 80]  # 200 m at 2.5 m
+    assert doc["reference_shape"] == [4, 120, 120]  # 300 m at 2.5 m
     assert len(doc["rows"][0]["gain_per_band_db"]) == 3
 
 

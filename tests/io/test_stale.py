@@ -98,7 +98,9 @@ def test_apply_resume_removes_the_cog_temporary_of_a_killed_run(tmp_path: Path, 
     argv = ["-q", "apply", str(bicubic_pt), str(src), str(out)]
     _run_and_kill(tmp_path, "s2sr.io.cogblocks", "write_layout", argv)  # killed once the COG temporary is written
     left = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".sr.tif"))
-    assert left[:2] == [".sr.tif.partial.blocks", ".sr.tif.partial.jsonl"] and left[2].startswith(".sr.tif.tmp-")
+    # the killed run's lock file stays (its lock went with the process) and goes with the resumed run
+    assert left[:3] == [".sr.tif.partial.blocks", ".sr.tif.partial.jsonl", ".sr.tif.partial.lock"]
+    assert left[3].startswith(".sr.tif.tmp-")
     assert cli([*argv, "--resume"]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["bicubic.pt", "in.tif", "sr.tif"])
 
