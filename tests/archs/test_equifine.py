@@ -45,7 +45,7 @@ def test_no_lr_grid_pattern_where_a_pixel_shuffle_paints_one() -> None:
         fine = _loud("equifine")(x)[0].numpy()
         shuffle = _loud("equisr", consistency=False)(x)[0].numpy()
         const = _loud("equifine")(torch.full((1, 4, 48, 48), 1234.0))
-    assert max(grid_peak(b, 4) for b in fine) < 5  # real 2.5 m images read 0.8-3
+    assert max(grid_peak(b, 4) for b in fine) < 5  # real 2.5 m images read 1.2-6.3
     assert min(grid_peak(b, 4) for b in shuffle) > 1000
     assert torch.allclose(const, torch.full_like(const, 1234.0), atol=1e-2)
 

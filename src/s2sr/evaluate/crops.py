@@ -3,7 +3,7 @@
 The crops a user should look at before trusting any number: the densest area of the scene (most
 LR gradient energy: dense small buildings) and the smoothest (water, fields), each panel shown
 at the fine grid's pixel count (the input enlarged by pixel repetition), true colour (B4, B3, B2),
-every panel with the same per-band 2-98 % stretch of the input crop.
+every panel and every crop of a scene with the same per-band 2-98 % stretch of the whole input.
 """
 
 from __future__ import annotations
@@ -24,20 +24,29 @@ def rgb_index(bands: list[str]) -> list[int]:
     return out
 
 
-def pick_windows(lr: np.ndarray, size: int) -> dict[str, tuple[int, int]]:
+def pick_windows(lr: np.ndarray, size: int, edge: int = 8) -> dict[str, tuple[int, int]]:
     """Top-left LR corners of the densest and the smoothest ``size`` px windows (mean gradient
-    magnitude of the band mean), away from the edges."""
+    magnitude of the band mean), at least ``edge`` px from the image edges where the image allows."""
     g = lr[:3].mean(axis=0).astype(np.float64)
     mag = np.hypot(*np.gradient(g))
     m = uniform_filter(mag, size, mode="nearest")
     h, w = g.shape
     half = size // 2
-    inner = m[half:h - size + half + 1, half:w - size + half + 1]
+    e = min(edge, max(0, (min(h, w) - size) // 2))
+    # m[i + half, j + half] is the mean over the window whose top-left corner is (i, j)
+    inner = m[half + e:h - size + half + 1 - e, half + e:w - size + half + 1 - e]
     if inner.size == 0:
         return {"densest": (0, 0), "smoothest": (0, 0)}
     hi = np.unravel_index(np.argmax(inner), inner.shape)
     lo = np.unravel_index(np.argmin(inner), inner.shape)
-    return {"densest": (int(hi[0]), int(hi[1])), "smoothest": (int(lo[0]), int(lo[1]))}
+    return {"densest": (int(hi[0]) + e, int(hi[1]) + e), "smoothest": (int(lo[0]) + e, int(lo[1]) + e)}
+
+
+def scene_stretch(lr: np.ndarray, rgb: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The 2-98 % range of each true-colour band over the whole input: one stretch for every crop (a
+    per-crop stretch would blow the noise of a flat area up to full contrast)."""
+    lo, hi = np.percentile(lr[rgb].reshape(3, -1), [2, 98], axis=1)
+    return lo, hi
 
 
 def stretch(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -46,14 +55,15 @@ def stretch(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 
 def write_crop(path: Path, panels: dict[str, np.ndarray], lr_crop: np.ndarray, scale: int, rgb: list[int],
-               title: str) -> Path:
-    """One PNG: the panels (name -> fine-grid (C, H, W) crop) beside the input crop enlarged."""
+               title: str, limits: tuple[np.ndarray, np.ndarray] | None = None) -> Path:
+    """One PNG: the panels (name -> fine-grid (C, H, W) crop) beside the input crop enlarged, all at the
+    stretch ``limits`` (default: the crop's own 2-98 %)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    lo, hi = np.percentile(lr_crop[rgb].reshape(3, -1), [2, 98], axis=1)
+    lo, hi = limits if limits is not None else scene_stretch(lr_crop, rgb)
     big = np.repeat(np.repeat(lr_crop, scale, 1), scale, 2)
     shown = {"input 10 m": big, **panels}
     h, w = big.shape[1:]

@@ -4,7 +4,7 @@ real Sentinel-2, where no finer image exists.
 - :func:`grid_peak`: power at the LR sampling frequency (1 / scale cycle per output pixel, along x,
   y and the diagonal) over the median power of the neighbouring frequency bins, from a 2-D
   periodogram of 512 px tiles. A pattern locked to the 10 m pixel grid (a checkerboard) is a spike
-  there; real 2.5 m images read 0.8-3 and PyTorch's bicubic about 0.5 (GDAL's cubic has a zero there).
+  there; real 2.5 m images read 1.2-6.3 and PyTorch's bicubic 0.4-8 (GDAL's cubic has a zero there).
 - :func:`clipped_share`: share of output pixels at or below 0 (they are clipped when written as
   unsigned integers), minus the input's share of such pixels, per band.
 - :func:`mean_shift`: per-band mean of the output (values below 0 as 0, as written to unsigned
