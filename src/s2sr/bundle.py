@@ -143,7 +143,7 @@ class ModelBundle:
             "version": self.version,
             "state_dict": {k: v.detach().cpu() for k, v in self.module.state_dict().items()},
         }
-        d["weights_sha256"] = weights_digest(d["state_dict"])
+        d["weights_sha256"] = weights_digest(d["state_dict"])  # type: ignore[arg-type]
         if self.uncertainty:
             d["uncertainty"] = self.uncertainty
         return d

@@ -55,6 +55,8 @@ class LowPassConsistency(nn.Module):
             raise ValueError(f"LowPassConsistency: need sigma_lr > 0, iters >= 1, 0 < mtf_nyquist < 1; got "
                              f"{sigma_lr}, {iters}, {mtf_nyquist}")
         self.scale, self.iters = scale, iters
+        self.low: torch.Tensor
+        self.blur: torch.Tensor
         self.register_buffer("low", gaussian_taps(sigma_lr), persistent=False)
         self.register_buffer("blur", gaussian_taps(gaussian_sigma_lr(mtf_nyquist) * scale), persistent=False)
         # LR px an output pixel depends on through the layer: per round, the blur, the low-pass, bicubic

@@ -17,7 +17,7 @@ from scipy.ndimage import uniform_filter
 def rgb_index(bands: list[str]) -> list[int]:
     """Indexes of red, green, blue among band names (B4, B3, B2), else the first three."""
     names = [b.lower() for b in bands]
-    out = []
+    out: list[int] = []
     for key in (("b4", "red"), ("b3", "green"), ("b2", "blue")):
         hit = [i for i, n in enumerate(names) if any(n.startswith(k) or k in n.split() for k in key)]
         out.append(hit[0] if hit else len(out))
@@ -77,3 +77,20 @@ def write_crop(path: Path, panels: dict[str, np.ndarray], lr_crop: np.ndarray, s
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def write_scene_crops(folder: Path, lr: np.ndarray, fine: dict[str, np.ndarray], bands: list[str], scale: int,
+                      prefix: str, title: str) -> list[dict[str, object]]:
+    """``prefix_densest.png`` and ``prefix_smoothest.png`` in ``folder``: the panels ``fine`` (name ->
+    whole fine-grid image) beside the input, at the scene's one stretch; what was written, per crop."""
+    size = min(48, lr.shape[1], lr.shape[2])
+    rgb = rgb_index(bands)
+    limits = scene_stretch(lr, rgb)
+    out: list[dict[str, object]] = []
+    for label, (r, c) in pick_windows(lr, size).items():
+        win = (slice(None), slice(r * scale, (r + size) * scale), slice(c * scale, (c + size) * scale))
+        f = folder / f"{prefix}_{label}.png"
+        write_crop(f, {k: v[win] for k, v in fine.items()}, lr[:, r:r + size, c:c + size], scale, rgb,
+                   f"{title}, {label} area (LR px {c}, {r})", limits)
+        out.append({"label": label, "file": f.name, "lr_col": c, "lr_row": r, "size": size})
+    return out

@@ -29,7 +29,7 @@ from s2sr._version import __version__
 from s2sr.errors import InputError
 from s2sr.evaluate.baselines import resample
 from s2sr.evaluate.config import EvalConfig
-from s2sr.evaluate.crops import pick_windows, rgb_index, scene_stretch, write_crop
+from s2sr.evaluate.crops import write_scene_crops
 from s2sr.evaluate.realstats import real_stats
 from s2sr.evaluate.robust import (
     METHODS,
@@ -72,16 +72,9 @@ def _member_crops(bundle: ModelBundle, ref: Reference, tmp: Path, name: str) -> 
     with tempfile.TemporaryDirectory(prefix="s2sr-crops-") as w:
         sr = super_resolve_array(bundle, lr, lr_t, ref.crs, Path(w))
     bic = resample(lr, lr_t, ref.transform, ref.data.shape[1:], "bicubic", ref.crs)
-    size = min(48, lr.shape[1], lr.shape[2])
-    files = []
-    rgb = rgb_index(bundle.bands)
-    limits = scene_stretch(lr, rgb)
-    for label, (r, c) in pick_windows(lr, size).items():
-        win = (slice(None), slice(r * s, (r + size) * s), slice(c * s, (c + size) * s))
-        f = tmp / f"crop_{name}_{label}.png"
-        write_crop(f, {"bicubic (GDAL)": bic[win], "model": sr[win], "reference": ref.data[win]},
-                   lr[:, r:r + size, c:c + size], s, rgb, f"{ref.name}, input {name}, {label} area", limits)
-        files.append(f.name)
+    crops = write_scene_crops(tmp, lr, {"bicubic (GDAL)": bic, "model": sr, "reference": ref.data}, bundle.bands,
+                              s, f"crop_{name}", f"{ref.name}, input {name}")
+    files = [str(c["file"]) for c in crops]
     return files
 
 
@@ -192,16 +185,7 @@ def evaluate_real(cfg: EvalConfig, bundle: ModelBundle) -> dict[str, Any]:
                            "model": {"arch": bundle.arch, "path": str(bundle.path or cfg.model)}, "scale": s,
                            "bands": list(bundle.bands), "input_shape": list(lr.shape), "stats": stats}
     with atomic_dir(cfg.out, overwrite=cfg.overwrite, inputs=(cfg.model, cfg.real)) as tmp:
-        size = min(48, lr.shape[1], lr.shape[2])
-        crops = []
-        rgb = rgb_index(bundle.bands)
-        limits = scene_stretch(lr, rgb)
-        for label, (r, c) in pick_windows(lr, size).items():
-            win = (slice(None), slice(r * s, (r + size) * s), slice(c * s, (c + size) * s))
-            f = tmp / f"crop_{label}.png"
-            write_crop(f, {"bicubic": bic[win], "model": sr[win]}, lr[:, r:r + size, c:c + size], s,
-                       rgb, f"{Path(cfg.real).name}: {label} area (LR px {c}, {r})", limits)
-            crops.append({"label": label, "file": f.name, "lr_col": c, "lr_row": r, "size": size})
+        crops = write_scene_crops(tmp, lr, {"bicubic": bic, "model": sr}, bundle.bands, s, "crop", Path(cfg.real).name)
         doc["crops"] = crops
         body = ("<p class='note'>Real input, no reference: the output's statistics against its own input, beside "
                 "bicubic's. Real 2.5 m aerial images read 1.2-6.3 on the grid peak (the upper end on tile mosaics) and 26-62 % outside the 3x3 LR range (benchmarks/real_stats.json). All crops share one stretch (2-98 % of the whole input).</p>" +

@@ -134,8 +134,8 @@ def valid_window(valid: np.ndarray, scale: int) -> tuple[int, int, int, int]:
     best = (0, 0, 0, 0)
     for rows_first in (True, False):
         v = valid if rows_first else valid.T
-        a0, a1 = _longest_run(v.all(axis=1))
-        b0, b1 = _longest_run(v[a0:a1].all(axis=0)) if a1 > a0 else (0, 0)
+        a0, a1 = _longest_run(np.asarray(v.all(axis=1)))
+        b0, b1 = _longest_run(np.asarray(v[a0:a1].all(axis=0))) if a1 > a0 else (0, 0)
         win = (a0, a1, b0, b1) if rows_first else (b0, b1, a0, a1)
         if (win[1] - win[0]) * (win[3] - win[2]) > (best[1] - best[0]) * (best[3] - best[2]):
             best = win

@@ -80,6 +80,17 @@ def _cubic_shift(x: np.ndarray, t: float, axis: int) -> np.ndarray:
     return correlate1d(x, full, axis=axis, mode="mirror")
 
 
+def _plain(obj: Any) -> dict[str, Any]:
+    """A dataclass as JSON-able fields (tuples as lists)."""
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(obj).items()}
+
+
+def _fields(cls: Any, d: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of ``cls`` found in ``d`` (lists back to tuples of floats)."""
+    return {k: (tuple(float(x) for x in v) if isinstance(v, list) else v) for k, v in d.items()
+            if k in cls.__dataclass_fields__}
+
+
 def area_mean(x: np.ndarray, scale: int) -> np.ndarray:
     """Mean over ``scale`` x ``scale`` blocks of a (..., H, W) float64 array."""
     *lead, h, w = x.shape
@@ -115,13 +126,11 @@ class Degradation:
         return tuple(DETECTOR_MTF * (1.0 if m is None else m) for m in (self.mtf_x, self.mtf_y))  # type: ignore[return-value]
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+        return _plain(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Degradation:
-        kw = {k: (tuple(float(x) for x in v) if isinstance(v, list) else v) for k, v in d.items()
-              if k in cls.__dataclass_fields__}
-        return cls(**kw)
+        return cls(**_fields(cls, d))
 
     def blur_area(self, hr: np.ndarray, scale: int) -> np.ndarray:
         """Steps 1-3 (no noise): (C, H*s, W*s) -> (C, H, W) float64."""
@@ -210,13 +219,11 @@ class DegradationFamily:
         return Degradation("family", mx, my, sx, sy, rx if res else None, ry if res else None, a, b, g, True)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+        return _plain(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DegradationFamily:
-        kw = {k: (tuple(float(x) for x in v) if isinstance(v, list) else v) for k, v in d.items()
-              if k in cls.__dataclass_fields__}
-        return cls(**kw)
+        return cls(**_fields(cls, d))
 
 
 _MTF03 = Degradation("mtf0.3", 0.3, 0.3)

@@ -62,7 +62,7 @@ def block_mean(data: np.ndarray, valid: np.ndarray, k: int) -> tuple[np.ndarray,
     c, h, w = data.shape
     h2, w2 = h // k, w // k
     d = data[:, :h2 * k, :w2 * k].reshape(c, h2, k, w2, k).mean(axis=(2, 4))
-    v = valid[:h2 * k, :w2 * k].reshape(h2, k, w2, k).all(axis=(1, 3))
+    v = np.asarray(valid[:h2 * k, :w2 * k].reshape(h2, k, w2, k).all(axis=(1, 3)))
     return d, v
 
 
@@ -80,7 +80,7 @@ def resample(path: Path, bands: str, res_m: float) -> tuple[np.ndarray, np.ndarr
         h, w = int(src.height / k), int(src.width / k)
         d = src.read(list(ORDER[bands]), out_shape=(len(ORDER[bands]), h, w), resampling=Resampling.average,
                      masked=True)
-    v = ~np.ma.getmaskarray(d).any(axis=0)
+    v = np.asarray(~np.ma.getmaskarray(d).any(axis=0))
     return np.ma.filled(d, 0).astype(np.float64), v, t @ Affine.scale(src.width / w, src.height / h), crs
 
 
